@@ -1,0 +1,90 @@
+"""Self-describing checkpoints (weights + model name + args + metrics), loaded safely and verified."""
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models import create_model, get_model_entry
+
+FORMAT = "pruning-lab/checkpoint-v1"
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+MANIFEST = CHECKPOINT_DIR / "MANIFEST.sha256"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupted, tampered with, or for the wrong architecture."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, model_name: str, model: nn.Module,
+                    model_args: dict[str, Any] | None = None, **info: Any) -> str:
+    """Write weights + model name + args + any metrics/info; returns the file's sha256."""
+    payload = {"format": FORMAT, "model_name": model_name, "model_args": dict(model_args or {}),
+               "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}, **info}
+    torch.save(payload, path)
+    return file_sha256(path)
+
+
+def read_manifest(manifest: Path = MANIFEST) -> dict[str, str]:
+    """file name -> expected sha256, from a `sha256  name` manifest."""
+    if not manifest.is_file():
+        return {}
+    entries = (line.split() for line in manifest.read_text().splitlines() if line.strip())
+    return {name: digest for digest, name in entries}
+
+
+def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[nn.Module, dict]:
+    """Load a checkpoint with weights_only=True into its registered architecture (eval mode)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if expected_sha256 and file_sha256(path) != expected_sha256:
+        raise CheckpointError(f"checkpoint {path.name} does not match its sha256 in the manifest "
+                              "(corrupted or tampered with); refusing to load it")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for bad files  # noqa: BLE001
+        raise CheckpointError(f"checkpoint {path.name} cannot be read safely: "
+                              f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} is not a Pruning Lab checkpoint (format {FORMAT!r})")
+    try:
+        get_model_entry(payload["model_name"])
+        model = create_model(payload["model_name"], **payload.get("model_args", {}))
+        model.load_state_dict(payload["state_dict"])
+    except (ValueError, RuntimeError, TypeError, KeyError) as err:
+        raise CheckpointError(f"{path.name} does not fit architecture "
+                              f"{payload.get('model_name')!r}: {str(err).splitlines()[0][:200]}") from err
+    model.eval()
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return model, meta
+
+
+@lru_cache(maxsize=None)
+def load_pretrained(model_name: str) -> tuple[nn.Module, dict]:
+    """The shipped, manifest-verified pretrained model; shared and read-only (requires_grad off)."""
+    get_model_entry(model_name)
+    path = CHECKPOINT_DIR / f"{model_name}.pt"
+    expected = read_manifest().get(path.name)
+    if expected is None:
+        raise CheckpointError(f"{path.name} is not listed in {MANIFEST.name}; refusing to load it")
+    model, meta = load_checkpoint(path, expected_sha256=expected)
+    if meta["model_name"] != model_name:
+        raise CheckpointError(f"{path.name} holds {meta['model_name']!r}, not {model_name!r}")
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model, meta

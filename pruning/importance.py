@@ -1,0 +1,127 @@
+"""Importance scores (what to cut): one function per registered pruning method."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models import get_model_entry
+
+from .config import PruneConfig
+from .data import package_train_digits
+from .evaluate import prepared_inputs
+from .methods import register_method
+
+
+@dataclass
+class ImportanceContext:
+    """Everything an importance function may look at."""
+
+    model: nn.Module                 # the copy being pruned (never the pretrained model)
+    modules: dict[str, nn.Module]    # selected layers by qualified name
+    config: PruneConfig
+    calibration: tuple[torch.Tensor, torch.Tensor] | None = None   # (x, labels); None -> sampled
+    _cached: tuple | None = field(default=None, repr=False)
+
+    def calibration_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Calibration digits: given ones, or `calibration_size` training digits drawn with `seed`."""
+        if self.calibration is not None:
+            return self.calibration
+        if self._cached is None:
+            train = package_train_digits()
+            generator = torch.Generator().manual_seed(self.config.seed)
+            index = torch.randperm(len(train), generator=generator)[: self.config.calibration_size]
+            x = prepared_inputs(train, get_model_entry(self.config.model).input_padding)[index]
+            self._cached = (x, train.labels[index])
+        return self._cached
+
+    def generator(self) -> torch.Generator:
+        """A fresh generator seeded with the config's seed (same seed -> same masks)."""
+        return torch.Generator().manual_seed(self.config.seed)
+
+
+def _weights(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    return {name: module.weight.detach() for name, module in context.modules.items()}
+
+
+@register_method("l1_unstructured", "Removes the individual weights with the smallest absolute value.",
+                 structured=False)
+def l1_magnitude(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    return {name: w.abs() for name, w in _weights(context).items()}
+
+
+@register_method("random_unstructured", "Removes individual weights chosen at random (a baseline).",
+                 structured=False)
+def random_weights(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    generator = context.generator()
+    return {name: torch.rand(w.shape, generator=generator) for name, w in _weights(context).items()}
+
+
+@register_method("ln_structured", "Removes whole conv filters / linear neurons whose weights have the "
+                 "smallest L1 (or L2) norm.", structured=True)
+def unit_norm(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    return {name: w.flatten(1).norm(p=context.config.norm, dim=1) for name, w in _weights(context).items()}
+
+
+@register_method("random_structured", "Removes whole conv filters / linear neurons chosen at random "
+                 "(a baseline).", structured=True)
+def random_units(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    generator = context.generator()
+    return {name: torch.rand(w.shape[0], generator=generator) for name, w in _weights(context).items()}
+
+
+@register_method("threshold", "Removes every weight whose magnitude is below an absolute threshold; "
+                 "the sparsity is whatever that threshold gives.", structured=False, uses_threshold=True)
+def magnitude_for_threshold(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    return l1_magnitude(context)
+
+
+def _gradients(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    """dL/dw of the cross-entropy over the calibration batch, for every selected weight."""
+    x, labels = context.calibration_batch()
+    weights = [module.weight for module in context.modules.values()]
+    with torch.enable_grad():
+        for w in weights:
+            w.requires_grad_(True)
+        loss = F.cross_entropy(context.model(x), labels)
+        grads = torch.autograd.grad(loss, weights)
+        for w in weights:
+            w.requires_grad_(False)
+    return dict(zip(context.modules, grads))
+
+
+@register_method("gradient", "Removes the weights whose loss gradient |dL/dw| over calibration digits "
+                 "is smallest: the loss barely reacts to them.", structured=False, data_driven=True)
+def gradient_magnitude(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    return {name: g.abs() for name, g in _gradients(context).items()}
+
+
+@register_method("taylor", "Removes the weights with the smallest |w * dL/dw|: a first-order estimate of "
+                 "how much the loss changes without them.", structured=False, data_driven=True)
+def taylor_first_order(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    weights = _weights(context)
+    return {name: (weights[name] * g).abs() for name, g in _gradients(context).items()}
+
+
+@register_method("activation", "Removes whole filters / neurons whose outputs are weakest (smallest mean "
+                 "|activation|) on calibration digits.", structured=True, data_driven=True)
+def mean_activation(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    x, _ = context.calibration_batch()
+    scores: dict[str, torch.Tensor] = {}
+
+    def record(name: str):
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            # output: (N, C, H, W) for conv, (N, C) for linear -> mean |.| per unit C
+            scores[name] = output.detach().abs().transpose(0, 1).flatten(1).mean(1)
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in context.modules.items()]
+    try:
+        with torch.inference_mode():
+            context.model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return scores
