@@ -39,11 +39,16 @@ def save_checkpoint(path: str | os.PathLike, model_name: str, model: nn.Module,
     return file_sha256(path)
 
 
-def read_manifest(manifest: Path = MANIFEST) -> dict[str, str]:
-    """file name -> expected sha256, from a `sha256  name` manifest."""
+def read_manifest(manifest: Path | None = None) -> dict[str, str]:
+    """file name -> expected sha256, from a `sha256  name` manifest (default: the shipped one)."""
+    manifest = MANIFEST if manifest is None else Path(manifest)
     if not manifest.is_file():
         return {}
-    entries = (line.split() for line in manifest.read_text().splitlines() if line.strip())
+    entries = [line.split() for line in manifest.read_text().splitlines() if line.strip()]
+    malformed = [" ".join(e) for e in entries if len(e) != 2]
+    if malformed:
+        raise CheckpointError(f"{manifest.name} has malformed line(s) {malformed[:3]}: "
+                              "expected 'sha256  file name'")
     return {name: digest for digest, name in entries}
 
 
@@ -77,14 +82,21 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
 @lru_cache(maxsize=None)
 def load_pretrained(model_name: str) -> tuple[nn.Module, dict]:
     """The shipped, manifest-verified pretrained model; shared and read-only (requires_grad off)."""
+    model, meta = load_verified(model_name, CHECKPOINT_DIR)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model, meta
+
+
+def load_verified(model_name: str, directory: str | os.PathLike) -> tuple[nn.Module, dict]:
+    """`<directory>/<model_name>.pt`, checked against `<directory>/MANIFEST.sha256` and its model name."""
     get_model_entry(model_name)
-    path = CHECKPOINT_DIR / f"{model_name}.pt"
-    expected = read_manifest().get(path.name)
+    directory = Path(directory)
+    path, manifest = directory / f"{model_name}.pt", directory / MANIFEST.name
+    expected = read_manifest(manifest).get(path.name)
     if expected is None:
-        raise CheckpointError(f"{path.name} is not listed in {MANIFEST.name}; refusing to load it")
+        raise CheckpointError(f"{path.name} is not listed in {manifest}; refusing to load it")
     model, meta = load_checkpoint(path, expected_sha256=expected)
     if meta["model_name"] != model_name:
         raise CheckpointError(f"{path.name} holds {meta['model_name']!r}, not {model_name!r}")
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
     return model, meta

@@ -14,6 +14,12 @@ from .engine import PruneResult, prune_model
 from .methods import get_method, list_methods
 
 
+# The documented keys of --json (PruneResult.to_dict()).
+JSON_KEYS = ("config", "layers", "layers_before", "global_sparsity", "total_params", "nonzero_params",
+             "eval_set", "accuracy_before", "accuracy_after", "probabilities_before", "probabilities_after",
+             "timings")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, exit code 2, no usage dump
         raise SystemExit(_fail(message))
@@ -27,7 +33,8 @@ def _fail(message: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pruning", description=__doc__)
     parser.add_argument("--list", action="store_true", help="list models and methods, then exit")
-    parser.add_argument("--model", default="lenet", help=f"one of: {', '.join(list_models())}")
+    parser.add_argument("--model", help=f"one of: {', '.join(list_models())} (default: lenet, or the "
+                                        "checkpoint's model)")
     parser.add_argument("--checkpoint", help="prune this checkpoint / exported model instead of the shipped one")
     parser.add_argument("--method", default="l1_unstructured", help=f"one of: {', '.join(list_methods())}")
     parser.add_argument("--amount", type=float, default=0.2, help="fraction to remove, 0..1")
@@ -42,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="MNIST test split directory (default: $PRUNING_LAB_DATA_DIR, "
                                            "else the built-in held-out digits)")
     parser.add_argument("--no-eval", action="store_true", help="skip accuracy")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help=f"print the result as one JSON object with keys: {', '.join(JSON_KEYS)}")
     return parser
 
 
@@ -70,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         print(format_listing())
         return 0
     try:
-        base = args.model
+        model_name = base = args.model or "lenet"
         if args.checkpoint:
             base, meta = load_checkpoint(args.checkpoint)
-            args.model = meta["model_name"]
-        config = PruneConfig(model=args.model, method=args.method, amount=args.amount, scope=args.scope,
+            if args.model and args.model != meta["model_name"]:
+                raise ValueError(f"{args.checkpoint} holds a {meta['model_name']!r} model, not {args.model!r}")
+            model_name = meta["model_name"]
+        config = PruneConfig(model=model_name, method=args.method, amount=args.amount, scope=args.scope,
                              conv_amount=args.conv_amount, linear_amount=args.linear_amount,
                              layer_types=tuple(t.strip() for t in args.layer_types.split(",") if t.strip()),
                              threshold=args.threshold, norm=args.norm,

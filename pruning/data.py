@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +51,7 @@ def read_idx(path: Path) -> torch.Tensor:
         opener = gzip.open if str(path).endswith(".gz") else open
         with opener(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:   # zlib.error: a .gz with a corrupt stream
         raise DataError(f"cannot read IDX file {path}: {err}") from err
     if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 3:
         raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
@@ -82,6 +83,8 @@ def load_mnist_test(directory: str | os.PathLike) -> DigitSet:
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1:
         raise DataError(f"{directory}: expected (N, 28, 28) images and (N,) labels, "
                         f"got {tuple(images.shape)} and {tuple(labels.shape)}")
+    if images.shape[0] == 0:
+        raise DataError(f"{directory}: the IDX files hold no digits")
     if images.shape[0] != labels.shape[0] or int(labels.max()) > 9:
         raise DataError(f"{directory}: {images.shape[0]} images but {labels.shape[0]} labels "
                         "(or labels outside 0..9)")
@@ -105,15 +108,19 @@ def _split_mask(train: bool) -> torch.Tensor:
     return position_in_class < TRAIN_PER_CLASS if train else position_in_class >= TRAIN_PER_CLASS
 
 
+@lru_cache(maxsize=1)
 def package_train_digits() -> DigitSet:
-    """4,000 training digits (400 per class) of the package-shipped 5,000."""
+    """4,000 training digits (400 per class) of the package-shipped 5,000 (one shared set: don't modify)."""
     images, labels = _package_digits()
     keep = _split_mask(train=True)
     return DigitSet("package-shipped MNIST training digits", images[keep], labels[keep])
 
 
+@lru_cache(maxsize=1)
 def builtin_heldout() -> DigitSet:
-    """The built-in evaluation set: 1,000 package-shipped training digits held out of training."""
+    """The built-in evaluation set: 1,000 package-shipped training digits held out of training.
+
+    One shared set (so per-set caches of prepared inputs and dense predictions hit); don't modify it."""
     images, labels = _package_digits()
     keep = _split_mask(train=False)
     return DigitSet("built-in held-out MNIST digits", images[keep], labels[keep])

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from models import get_model_entry
+
 from .checkpoint import load_pretrained
 from .config import PruneConfig
 from .data import DigitSet
@@ -23,7 +25,8 @@ class PruneResult:
     """Everything one pruning run produced; the UI and CLI only adapt this."""
 
     config: PruneConfig
-    layers: list[LayerStats]
+    layers: list[LayerStats]               # after pruning
+    layers_before: list[LayerStats]        # the same layers before pruning (the pretrained weights)
     global_sparsity: float                 # zeros / weights over all conv + linear layers
     total_params: int                      # every parameter, biases included
     nonzero_params: int
@@ -42,6 +45,7 @@ class PruneResult:
         def listed(t: torch.Tensor | None) -> list | None:
             return None if t is None else [[round(float(p), 6) for p in row] for row in t]
         return {"config": self.config.to_dict(), "layers": [s.to_dict() for s in self.layers],
+                "layers_before": [s.to_dict() for s in self.layers_before],
                 "global_sparsity": self.global_sparsity, "total_params": self.total_params,
                 "nonzero_params": self.nonzero_params, "eval_set": self.eval_set,
                 "accuracy_before": self.accuracy_before, "accuracy_after": self.accuracy_after,
@@ -55,6 +59,24 @@ def _dense_predictions(model_name: str, eval_set: DigitSet) -> torch.Tensor:
     return predictions(load_pretrained(model_name)[0], model_name, eval_set)
 
 
+def _check_inputs(name_or_model: str | nn.Module, config: PruneConfig, digits: torch.Tensor | None) -> None:
+    """The model to prune must be the config's architecture (inputs are sized for it); digits 28x28."""
+    if digits is not None and (not isinstance(digits, torch.Tensor) or not digits.is_floating_point()
+                               or digits.dim() != 4 or tuple(digits.shape[1:]) != (1, 28, 28)):
+        shape = tuple(digits.shape) if isinstance(digits, torch.Tensor) else type(digits).__name__
+        raise ValueError(f"digits must be normalized float (N, 1, 28, 28), got {shape}")
+    if isinstance(name_or_model, str):
+        if name_or_model != config.model:
+            raise ValueError(f"config is for model {config.model!r} but {name_or_model!r} was given")
+        return
+    if not isinstance(name_or_model, nn.Module):
+        raise ValueError(f"expected a model name or an nn.Module, got {type(name_or_model).__name__}")
+    builder = get_model_entry(config.model).builder
+    if isinstance(builder, type) and not isinstance(name_or_model, builder):
+        raise ValueError(f"config is for model {config.model!r} ({builder.__name__}) but the given "
+                         f"model is a {type(name_or_model).__name__}")
+
+
 def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: DigitSet | None = None,
                 digits: torch.Tensor | None = None,
                 calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> PruneResult:
@@ -64,19 +86,19 @@ def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: D
         `config.model`; either way it is deep-copied and never modified.
     eval_set: when given, accuracy before and after over the whole set.
     digits: normalized (N, 1, 28, 28) digits whose class probabilities to report before/after.
-    calibration: (inputs, labels) for data-driven methods; default: training digits by seed.
+    calibration: (digits, labels) for data-driven methods: normalized (N, 1, 28, 28) digits, padded
+        here like `digits`, and (N,) labels; default: `calibration_size` training digits by seed.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    _check_inputs(name_or_model, config, digits)
     base = load_pretrained(name_or_model)[0] if isinstance(name_or_model, str) else name_or_model
-    if isinstance(name_or_model, str) and name_or_model != config.model:
-        raise ValueError(f"config is for model {config.model!r} but {name_or_model!r} was given")
     model = copy.deepcopy(base).eval()
     apply_pruning(model, config, calibration)
     stats = layer_stats(model)
     total, nonzero = parameter_counts(model)
     timings["prune_s"] = time.perf_counter() - start
-    result = PruneResult(config, stats, global_sparsity(stats), total, nonzero, model=model)
+    result = PruneResult(config, stats, layer_stats(base), global_sparsity(stats), total, nonzero, model=model)
     if eval_set is not None:
         start = time.perf_counter()
         dense = (_dense_predictions(config.model, eval_set) if isinstance(name_or_model, str)

@@ -10,8 +10,8 @@ from torch import nn
 from models import get_model_entry
 
 from .config import PruneConfig
-from .data import package_train_digits
-from .evaluate import prepared_inputs
+from .data import normalize, package_train_digits
+from .evaluate import pad_inputs
 from .methods import register_method
 
 
@@ -26,20 +26,45 @@ class ImportanceContext:
     _cached: tuple | None = field(default=None, repr=False)
 
     def calibration_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Calibration digits: given ones, or `calibration_size` training digits drawn with `seed`."""
-        if self.calibration is not None:
-            return self.calibration
+        """Model inputs and labels: the given calibration digits (padded to the model's input size),
+        or `calibration_size` training digits drawn with `seed`."""
         if self._cached is None:
-            train = package_train_digits()
-            generator = torch.Generator().manual_seed(self.config.seed)
-            index = torch.randperm(len(train), generator=generator)[: self.config.calibration_size]
-            x = prepared_inputs(train, get_model_entry(self.config.model).input_padding)[index]
-            self._cached = (x, train.labels[index])
+            padding = get_model_entry(self.config.model).input_padding
+            if self.calibration is not None:
+                x, labels = check_calibration(self.calibration)
+            else:
+                train = package_train_digits()
+                generator = torch.Generator().manual_seed(self.config.seed)
+                index = torch.randperm(len(train), generator=generator)[: self.config.calibration_size]
+                x, labels = normalize(train.images[index]), train.labels[index]   # (n, 1, 28, 28), (n,)
+            if x.shape[-2:] == (28, 28):
+                x = pad_inputs(x, padding)                   # (n, 1, 28 + 2p, 28 + 2p)
+            if x.shape[-2:] != (28 + 2 * padding,) * 2:
+                raise ValueError(f"calibration digits must be 28x28 (or {28 + 2 * padding}x{28 + 2 * padding}, "
+                                 f"the input of {self.config.model!r}), got {tuple(x.shape[-2:])}")
+            self._cached = (x, labels)
         return self._cached
 
     def generator(self) -> torch.Generator:
         """A fresh generator seeded with the config's seed (same seed -> same masks)."""
         return torch.Generator().manual_seed(self.config.seed)
+
+
+def check_calibration(calibration: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """(digits, labels): normalized float (N, 1, 28, 28) digits (or already model-sized inputs) and
+    (N,) class labels 0..9; anything else raises a ValueError saying what is wrong."""
+    if not isinstance(calibration, (tuple, list)) or len(calibration) != 2 \
+            or not all(isinstance(t, torch.Tensor) for t in calibration):
+        raise ValueError("calibration must be a pair (digits, labels) of tensors")
+    x, labels = calibration
+    if x.dim() != 4 or x.shape[1] != 1 or not x.is_floating_point() or x.shape[0] == 0:
+        raise ValueError(f"calibration digits must be normalized float (N, 1, H, W) with N >= 1, "
+                         f"got {x.dtype} {tuple(x.shape)}")
+    if labels.shape != (x.shape[0],) or labels.is_floating_point() \
+            or int(labels.min()) < 0 or int(labels.max()) > 9:
+        raise ValueError(f"calibration labels must be {x.shape[0]} whole class numbers 0..9, "
+                         f"got {labels.dtype} {tuple(labels.shape)}")
+    return x, labels.long()
 
 
 def _weights(context: ImportanceContext) -> dict[str, torch.Tensor]:
@@ -82,13 +107,16 @@ def _gradients(context: ImportanceContext) -> dict[str, torch.Tensor]:
     """dL/dw of the cross-entropy over the calibration batch, for every selected weight."""
     x, labels = context.calibration_batch()
     weights = [module.weight for module in context.modules.values()]
-    with torch.enable_grad():
-        for w in weights:
-            w.requires_grad_(True)
-        loss = F.cross_entropy(context.model(x), labels)
-        grads = torch.autograd.grad(loss, weights)
-        for w in weights:
-            w.requires_grad_(False)
+    was_trainable = [w.requires_grad for w in weights]
+    try:
+        with torch.enable_grad():
+            for w in weights:
+                w.requires_grad_(True)
+            loss = F.cross_entropy(context.model(x), labels)
+            grads = torch.autograd.grad(loss, weights)
+    finally:
+        for w, trainable in zip(weights, was_trainable):
+            w.requires_grad_(trainable)
     return dict(zip(context.modules, grads))
 
 

@@ -42,6 +42,10 @@ def apply_pruning(model: nn.Module, config: PruneConfig,
     """Mask `model` in place per `config` (weight_orig + weight_mask); returns the pruned layers."""
     method = get_method(config.method)
     layers = prunable_layers(model, config.layer_types, method.structured)
+    if not layers:
+        kept_whole = " (structured pruning keeps the output layer whole)" if method.structured else ""
+        raise ValueError(f"model {config.model!r} has no {' or '.join(config.layer_types)} layers "
+                         f"to prune{kept_whole}; choose other layer types")
     scores = method.importance(ImportanceContext(model, layers, config, calibration))
     if method.uses_threshold:
         for name, module in layers.items():

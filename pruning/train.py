@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or str(CHECKPOINT_DIR / f"{args.model}.pt")
     training = {"data": train_set.describe(), "epochs": epochs, "seed": args.seed, "optimizer": "AdamW+OneCycle",
                 "augmentation": "random affine: rotation +-14 deg, scale +-10%, shift +-3 px"}
-    digest = save_checkpoint(out, args.model, model, training=training, metrics=metrics)
+    model_args = dict(get_model_entry(args.model).default_args)
+    digest = save_checkpoint(out, args.model, model, model_args, training=training, metrics=metrics)
     print(f"wrote {out}  sha256 {digest}")
     for key, value in metrics.items():
         print(f"  {key}: {value}")

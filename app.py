@@ -1,0 +1,241 @@
+"""Pruning Lab: the Gradio app. Pick a model, a method, an amount and a scope; see what pruning does."""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from models import get_model_entry, list_models  # noqa: E402
+from pruning import (CheckpointError, DataError, PruneConfig, PruneResult, builtin_heldout,  # noqa: E402
+                     default_eval_set, get_method, list_methods, load_pretrained, prune_model)
+from pruning.evaluate import probabilities  # noqa: E402
+from pruning.sketch import SketchError, preprocess_sketch  # noqa: E402
+from pruning import views  # noqa: E402
+
+log = logging.getLogger("pruning_lab")
+STRIP_SIZE = 12
+BLANK_HINT = "✏️ Draw a digit on the pad"
+SAMPLE_SEED = 0
+
+
+@lru_cache(maxsize=1)
+def eval_set_and_note():
+    """The evaluation set (official test split if configured, else built-in) and a note for the page."""
+    try:
+        eval_set = default_eval_set()
+        return eval_set, f"Evaluating on **{eval_set.describe()}**."
+    except DataError as err:
+        eval_set = builtin_heldout()
+        return eval_set, f"⚠️ {err}. Evaluating on **{eval_set.describe()}** instead."
+
+
+@lru_cache(maxsize=1)
+def model_status() -> tuple[list[str], dict[str, str]]:
+    """(usable model names, {broken model: reason}); a bad checkpoint disables only its model."""
+    usable, broken = [], {}
+    for name in list_models():
+        try:
+            load_pretrained(name)
+            usable.append(name)
+        except (CheckpointError, ValueError) as err:
+            log.error("model %s disabled: %s", name, err)
+            broken[name] = str(err)
+    return usable, broken
+
+
+@dataclass
+class Session:
+    """Per-browser-session state: the last result (and its pruned model) and the digit sample."""
+
+    result: PruneResult | None = None
+    sample: list[int] = field(default_factory=list)
+
+
+def new_sample(size: int, seed: int | None = None) -> list[int]:
+    """Indices of `STRIP_SIZE` digits of the evaluation set."""
+    rng = random.Random(seed)
+    return sorted(rng.sample(range(size), min(STRIP_SIZE, size)))
+
+
+def build_config(model: str, method: str, amount, threshold, scope: str, per_type: bool, conv_amount,
+                 linear_amount, layer_types, calibration_size, norm, seed) -> PruneConfig:
+    """A validated PruneConfig from raw UI/API values; bad values raise gr.Error with the reason."""
+    usable, broken = model_status()
+    if model in broken:
+        raise gr.Error(f"Model {model} is disabled: {broken[model]}")
+    try:
+        return PruneConfig(model=model, method=method, amount=_number(amount, "amount"),
+                           threshold=_number(threshold, "threshold"), scope=scope,
+                           conv_amount=_number(conv_amount, "conv amount") if per_type else None,
+                           linear_amount=_number(linear_amount, "linear amount") if per_type else None,
+                           layer_types=tuple(layer_types or ()), calibration_size=_whole(calibration_size),
+                           norm=_whole(str(norm).lstrip("L")), seed=_whole(seed))
+    except ValueError as err:
+        raise gr.Error(str(err)) from None
+
+
+def _number(value, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return number
+
+
+def _whole(value) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value  # PruneConfig names the field and the bad value
+    return int(number) if number.is_integer() else value
+
+
+def sketch_outputs(sketch, result: PruneResult):
+    """(image the model sees, top-3 before, top-3 after) for the drawn digit; a hint when blank."""
+    try:
+        processed = preprocess_sketch(sketch)
+    except SketchError as err:
+        gr.Warning(f"Could not read the drawing: {err}")
+        processed = None
+    if processed is None:
+        return None, BLANK_HINT, BLANK_HINT
+    digit, x = processed                                           # (28, 28) uint8, (1, 1, 28, 28)
+    base = load_pretrained(result.config.model)[0]
+    before = probabilities(base, result.config.model, x)[0]
+    after = probabilities(result.model, result.config.model, x)[0]
+    return digit, views.top_classes(before), views.top_classes(after)
+
+
+def update(model, method, amount, threshold, scope, per_type, conv_amount, linear_amount, layer_types,
+           calibration_size, norm, seed, sketch, session: Session | None):
+    """Every output from one PruneResult; re-prunes only when the setting changed."""
+    config = build_config(model, method, amount, threshold, scope, per_type, conv_amount, linear_amount,
+                          layer_types, calibration_size, norm, seed)
+    eval_set, _ = eval_set_and_note()
+    session = session or Session(sample=new_sample(len(eval_set), SAMPLE_SEED))
+    if session.result is None or session.result.config != config:
+        session = Session(prune_model(config.model, config, eval_set=eval_set), session.sample)
+    result = session.result
+    seen, before, after = sketch_outputs(sketch, result)
+    return (views.accuracy_panel(result), views.sparsity_chart(result), views.explanation(result),
+            views.digit_strip(result, eval_set, session.sample), seen, before, after, session)
+
+
+def resample(session: Session | None):
+    """A new random strip of test digits (same pruning result)."""
+    eval_set, _ = eval_set_and_note()
+    if session is None or session.result is None:
+        return gr.skip(), session
+    session = Session(session.result, new_sample(len(eval_set)))
+    return views.digit_strip(session.result, eval_set, session.sample), session
+
+
+def method_help(method: str):
+    """Description of the method; the threshold slider replaces the amount slider where it applies."""
+    entry = get_method(method)
+    tags = ["structured: removes whole filters/neurons" if entry.structured else "unstructured: single weights"]
+    if entry.data_driven:
+        tags.append("uses calibration digits")
+    text = f"{entry.description} _({'; '.join(tags)})_"
+    return text, gr.update(visible=not entry.uses_threshold), gr.update(visible=entry.uses_threshold)
+
+
+def page_header() -> str:
+    _, note = eval_set_and_note()
+    _, broken = model_status()
+    disabled = "".join(f"\n\n⚠️ Model **{name}** is disabled: {reason}" for name, reason in broken.items())
+    return note + disabled
+
+
+def build_demo() -> gr.Blocks:
+    usable, _ = model_status()
+    methods = list_methods()
+    with gr.Blocks(title="Pruning Lab", analytics_enabled=False) as demo:
+        gr.Markdown("# ✂️ Pruning Lab\nPrune a pretrained digit classifier and see at once which layers "
+                    "lose weights, what happens to test accuracy, and how its answers change.")
+        gr.HTML(f"<style>{views.CSS}</style>", padding=False)
+        header = gr.Markdown()
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                model = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model",
+                                    info="; ".join(f"{n}: {get_model_entry(n).description}" for n in usable))
+                method = gr.Dropdown(methods, value=methods[0], label="Pruning method")
+                method_text = gr.Markdown(method_help(methods[0])[0])
+                amount = gr.Slider(0, 0.99, value=0.5, step=0.01, label="Amount (fraction to remove)",
+                                   elem_id="amount-slider")
+                threshold = gr.Slider(0, 0.5, value=0.05, step=0.005, visible=False,
+                                      label="Threshold (|w| below it is removed)")
+                scope = gr.Radio(["local", "global"], value="global", label="Scope",
+                                 info="local: each layer loses the amount; global: one ranking over all layers")
+                with gr.Accordion("Advanced", open=False):
+                    per_type = gr.Checkbox(False, label="Separate amounts per layer type (local scope)")
+                    conv_amount = gr.Slider(0, 0.99, value=0.2, step=0.01, label="Conv layers amount")
+                    linear_amount = gr.Slider(0, 0.99, value=0.4, step=0.01, label="Linear layers amount")
+                    layer_types = gr.CheckboxGroup(["conv", "linear"], value=["conv", "linear"],
+                                                   label="Layer types to prune")
+                    norm = gr.Radio(["L1", "L2"], value="L1", label="Norm (ln_structured)")
+                    calibration_size = gr.Slider(16, 1024, value=256, step=16,
+                                                 label="Calibration digits (gradient, taylor, activation)")
+                    seed = gr.Number(0, precision=0, minimum=0, label="Random seed")
+            with gr.Column(scale=3, min_width=360):
+                accuracy = gr.HTML(label="Accuracy")
+                chart = gr.HTML(label="Per-layer sparsity")
+                explain = gr.Markdown()
+        gr.Markdown("### Your digit\nDraw a digit: it is cropped, scaled into 20×20 and centred like MNIST.")
+        with gr.Row():
+            sketch = gr.Sketchpad(label="Draw a digit", canvas_size=(280, 280), height=320,
+                                  brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"),
+                                  elem_id="sketchpad")
+            seen = gr.Image(label="What the model sees (28×28)", height=200, interactive=False)
+            before = gr.Label(num_top_classes=3, label="Before pruning", elem_id="label-before")
+            after = gr.Label(num_top_classes=3, label="After pruning", elem_id="label-after")
+        gr.Markdown("### Real test digits\nPredicted digit before → after pruning.")
+        strip = gr.HTML()
+        resample_button = gr.Button("New sample", size="sm")
+        session = gr.State(None, time_to_live=3600)
+
+        controls = [model, method, amount, threshold, scope, per_type, conv_amount, linear_amount,
+                    layer_types, calibration_size, norm, seed, sketch, session]
+        outputs = [accuracy, chart, explain, strip, seen, before, after, session]
+        method.change(method_help, method, [method_text, amount, threshold], queue=False)
+        gr.on([demo.load, model.change, method.change, amount.release, threshold.release, scope.change,
+               per_type.change, conv_amount.release, linear_amount.release, layer_types.change,
+               calibration_size.release, norm.change, seed.change, sketch.change],
+              update, controls, outputs, trigger_mode="always_last", api_name="update")
+        demo.load(page_header, None, header, queue=False)
+        resample_button.click(resample, session, [strip, session], api_name="resample")
+    return demo
+
+
+demo = build_demo()
+demo.queue(max_size=64, default_concurrency_limit=2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the Pruning Lab web app.")
+    parser.add_argument("--host", help="address to serve on (default 127.0.0.1 or $GRADIO_SERVER_NAME); "
+                                       "0.0.0.0 for a workshop on your network")
+    parser.add_argument("--port", type=int, help="port (default 7860 or $GRADIO_SERVER_PORT)")
+    parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+    parser.add_argument("--data-dir", help="directory with the MNIST test split (IDX files, .gz or not); "
+                                           "default $PRUNING_LAB_DATA_DIR, else the built-in held-out digits")
+    args = parser.parse_args(argv)
+    if args.data_dir:
+        os.environ["PRUNING_LAB_DATA_DIR"] = args.data_dir
+        eval_set_and_note.cache_clear()
+    logging.basicConfig(level=logging.INFO)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""HTML/Markdown views of a PruneResult for the app (pure functions, no gradio)."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .config import PruneConfig
+from .data import DigitSet
+from .engine import PruneResult
+from .methods import get_method
+
+SCOPE_TEXT = {
+    "local": "Local scope: every selected layer loses the same fraction of its own {unit}. "
+             "Switch to global to let one ranking decide which layers can afford to lose more.",
+    "global": "Global scope: all {unit} of the selected layers are ranked together, so layers lose "
+              "unequal shares: a layer full of weak {unit} loses more, a layer of strong ones less. "
+              "Switch to local to see every layer lose exactly the same share.",
+}
+
+
+def sparsity_chart(result: PruneResult) -> str:
+    """Per-layer bars, before (pretrained, grey) vs after (pruned, coloured), with counts."""
+    rows = []
+    for layer, dense in zip(result.layers, result.layers_before):
+        before, after = 100 * dense.sparsity, 100 * layer.sparsity
+        rows.append(
+            f'<div class="pl-row"><span class="pl-name">{html.escape(layer.name)}'
+            f'<small>{layer.kind}</small></span><span class="pl-bars">'
+            f'<span class="pl-bar pl-before" style="width:{before:.1f}%"></span>'
+            f'<span class="pl-bar pl-after" style="width:{after:.1f}%"></span></span>'
+            f'<span class="pl-value">{before:.2f}% &rarr; <b>{after:.2f}%</b>'
+            f'<small>{layer.zeros:,} / {layer.total:,} zero</small></span></div>')
+    summary = (f'<div class="pl-summary">Global sparsity <b>{100 * result.global_sparsity:.2f}%</b> · '
+               f'nonzero parameters <b>{result.nonzero_params:,}</b> / {result.total_params:,}</div>')
+    legend = ('<div class="pl-legend"><span class="pl-key pl-before"></span>before (pretrained) '
+              '<span class="pl-key pl-after"></span>after pruning · bar = share of the layer\'s weights '
+              'that are zero</div>')
+    return f'<div class="pl-chart" id="sparsity-chart">{"".join(rows)}{summary}{legend}</div>'
+
+
+def accuracy_panel(result: PruneResult) -> str:
+    """Accuracy before -> after on the named evaluation set, with the change in points."""
+    if result.accuracy_after is None:
+        return "<div class='pl-accuracy'>Accuracy not measured.</div>"
+    before, after = 100 * result.accuracy_before, 100 * result.accuracy_after
+    change = after - before
+    tone = "pl-good" if change > -0.5 else "pl-warn" if change > -5 else "pl-bad"
+    return (f'<div class="pl-accuracy" id="accuracy-panel"><div class="pl-big">{before:.2f}% &rarr; '
+            f'<span class="{tone}">{after:.2f}%</span> <small>({change:+.2f} points)</small></div>'
+            f'<div>Test accuracy on {html.escape(result.eval_set or "")}, before &rarr; after pruning '
+            f'({result.config.model}).</div></div>')
+
+
+def explanation(result: PruneResult) -> str:
+    """Plain-language account of what the chosen method and scope removed, with this run's numbers."""
+    config, method = result.config, get_method(result.config.method)
+    unit = "filters / neurons" if method.structured else "weights"
+    text = [f"**{config.method}** — {method.description}"]
+    if method.uses_threshold:
+        text.append(f"Threshold {config.threshold:g}: every weight with |w| below it is zero, in every "
+                    "layer alike (scope does not matter); the sparsity is a result, not a setting.")
+    else:
+        text.append(SCOPE_TEXT[config.scope].format(unit=unit))
+    if method.structured:
+        text.append("Whole rows of the weight matrix (and their bias) go, so the layer really has fewer "
+                    "units; the output layer is kept whole because its neurons are the 10 classes.")
+    pruned = [layer for layer in result.layers if layer.zeros]
+    if pruned:
+        most = max(pruned, key=lambda s: s.sparsity)
+        least = min(result.layers, key=lambda s: s.sparsity)
+        text.append(f"Here **{most.name}** lost the most ({100 * most.sparsity:.1f}% of its weights) and "
+                    f"**{least.name}** the least ({100 * least.sparsity:.1f}%).")
+    return "\n\n".join(text)
+
+
+@lru_cache(maxsize=4096)
+def _digit_png(digit_set: DigitSet, index: int) -> str:
+    return png_data_uri(digit_set.images[index].numpy())
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """A uint8 (H, W) image as a data: URI (white ink on black, like MNIST)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def digit_strip(result: PruneResult, digit_set: DigitSet, indices: list[int]) -> str:
+    """Real test digits with the predicted class before and after; flips highlighted."""
+    if result.predictions_after is None:
+        return ""
+    cells = []
+    for index in indices:
+        true = int(digit_set.labels[index])
+        before, after = int(result.predictions_before[index]), int(result.predictions_after[index])
+        flipped = "pl-flip" if before != after else ""
+        wrong = "pl-wrong" if after != true else ""
+        cells.append(f'<figure class="pl-digit {flipped} {wrong}"><img src="{_digit_png(digit_set, index)}" '
+                     f'alt="digit {true}"/><figcaption>true {true}<br>{before} &rarr; <b>{after}</b>'
+                     f'</figcaption></figure>')
+    flips = sum(int(result.predictions_before[i] != result.predictions_after[i]) for i in indices)
+    total_flips = int((result.predictions_before != result.predictions_after).sum())
+    note = (f'<div class="pl-strip-note">{flips} of these {len(indices)} predictions changed '
+            f'(outlined); {total_flips:,} of all {len(digit_set):,} digits changed. '
+            'Red caption: the pruned model is wrong.</div>')
+    return f'<div class="pl-strip" id="digit-strip">{"".join(cells)}</div>{note}'
+
+
+def top_classes(probabilities: torch.Tensor) -> dict[str, float]:
+    """{digit: probability} for gr.Label (it shows the top ones)."""
+    return {str(digit): float(p) for digit, p in enumerate(probabilities.tolist())}
+
+
+def config_summary(config: PruneConfig) -> str:
+    """One line naming the setting, for captions."""
+    amount = f"threshold {config.threshold:g}" if get_method(config.method).uses_threshold \
+        else f"amount {config.amount:.0%}"
+    return f"{config.model} · {config.method} · {amount} · {config.scope}"
+
+
+CSS = """
+.pl-chart{font-size:14px}.pl-row{display:grid;grid-template-columns:90px 1fr 190px;gap:8px;align-items:center;margin:6px 0}
+.pl-name small,.pl-value small{display:block;color:#777;font-size:11px}
+.pl-bars{position:relative;height:26px;background:#eef0f3;border-radius:4px;overflow:hidden}
+.pl-bar{position:absolute;left:0;border-radius:4px}.pl-bar.pl-before{top:0;height:6px;background:#9aa3ad}
+.pl-bar.pl-after{top:8px;height:18px;background:#e4572e}
+.pl-summary{margin-top:10px}.pl-legend{color:#666;font-size:12px;margin-top:6px}
+.pl-key{display:inline-block;width:12px;height:12px;margin:0 4px 0 10px;vertical-align:middle}
+.pl-key.pl-before{background:#9aa3ad}.pl-key.pl-after{background:#e4572e}
+.pl-big{font-size:28px;font-weight:600}.pl-good{color:#2a9d4b}.pl-warn{color:#d98c00}.pl-bad{color:#d0312d}
+.pl-strip{display:flex;flex-wrap:wrap;gap:8px}.pl-digit{margin:0;text-align:center;font-size:12px;padding:3px;border:2px solid transparent;border-radius:6px}
+.pl-digit img{width:56px;height:56px;image-rendering:pixelated;display:block;margin:auto}
+.pl-digit.pl-flip{border-color:#e4572e;background:#fff3ef}.pl-digit.pl-wrong figcaption b{color:#d0312d}
+.pl-strip-note{color:#666;font-size:12px;margin-top:4px}
+"""
