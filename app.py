@@ -23,6 +23,7 @@ from pruning import views  # noqa: E402
 log = logging.getLogger("pruning_lab")
 STRIP_SIZE = 12
 BLANK_HINT = "✏️ Draw a digit on the pad"
+SEEN_SCALE = 6
 SAMPLE_SEED = 0
 
 
@@ -113,7 +114,8 @@ def sketch_outputs(sketch, result: PruneResult):
     base = load_pretrained(result.config.model)[0]
     before = probabilities(base, result.config.model, x)[0]
     after = probabilities(result.model, result.config.model, x)[0]
-    return digit, views.top_classes(before), views.top_classes(after)
+    enlarged = digit.repeat(SEEN_SCALE, 0).repeat(SEEN_SCALE, 1)  # (168, 168): crisp pixels on screen
+    return enlarged, views.top_classes(before), views.top_classes(after)
 
 
 def update(model, method, amount, threshold, scope, per_type, conv_amount, linear_amount, layer_types,
@@ -150,6 +152,11 @@ def method_help(method: str):
     return text, gr.update(visible=not entry.uses_threshold), gr.update(visible=entry.uses_threshold)
 
 
+def model_help(model: str) -> str:
+    """One line about the selected architecture."""
+    return f"_{get_model_entry(model).description}_"
+
+
 def page_header() -> str:
     _, note = eval_set_and_note()
     _, broken = model_status()
@@ -167,8 +174,8 @@ def build_demo() -> gr.Blocks:
         header = gr.Markdown()
         with gr.Row():
             with gr.Column(scale=2, min_width=300):
-                model = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model",
-                                    info="; ".join(f"{n}: {get_model_entry(n).description}" for n in usable))
+                model = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model")
+                model_text = gr.Markdown(model_help(usable[0]) if usable else "No model could be loaded.")
                 method = gr.Dropdown(methods, value=methods[0], label="Pruning method")
                 method_text = gr.Markdown(method_help(methods[0])[0])
                 amount = gr.Slider(0, 0.99, value=0.5, step=0.01, label="Amount (fraction to remove)",
@@ -190,29 +197,36 @@ def build_demo() -> gr.Blocks:
             with gr.Column(scale=3, min_width=360):
                 accuracy = gr.HTML(label="Accuracy")
                 chart = gr.HTML(label="Per-layer sparsity")
-                explain = gr.Markdown()
+                explain = gr.Markdown(label="What was removed")
         gr.Markdown("### Your digit\nDraw a digit: it is cropped, scaled into 20×20 and centred like MNIST.")
         with gr.Row():
-            sketch = gr.Sketchpad(label="Draw a digit", canvas_size=(280, 280), height=320,
-                                  brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"),
-                                  elem_id="sketchpad")
-            seen = gr.Image(label="What the model sees (28×28)", height=200, interactive=False)
-            before = gr.Label(num_top_classes=3, label="Before pruning", elem_id="label-before")
-            after = gr.Label(num_top_classes=3, label="After pruning", elem_id="label-after")
+            with gr.Column(scale=1, min_width=320):
+                sketch = gr.Sketchpad(label="Draw a digit (pick the brush, then draw)", canvas_size=(280, 280),
+                                      height=380, fixed_canvas=True, layers=False,
+                                      brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                                      elem_id="sketchpad")
+            with gr.Column(scale=1, min_width=320):
+                seen = gr.Image(label="What the model sees (28×28)", height=160, interactive=False,
+                                elem_id="sketch-seen")
+                with gr.Row():
+                    before = gr.Label(num_top_classes=3, label="Before pruning", elem_id="label-before")
+                    after = gr.Label(num_top_classes=3, label="After pruning", elem_id="label-after")
         gr.Markdown("### Real test digits\nPredicted digit before → after pruning.")
-        strip = gr.HTML()
+        strip = gr.HTML(label="Test digits")
         resample_button = gr.Button("New sample", size="sm")
         session = gr.State(None, time_to_live=3600)
 
         controls = [model, method, amount, threshold, scope, per_type, conv_amount, linear_amount,
                     layer_types, calibration_size, norm, seed, sketch, session]
         outputs = [accuracy, chart, explain, strip, seen, before, after, session]
-        method.change(method_help, method, [method_text, amount, threshold], queue=False)
+        model.change(model_help, model, model_text, queue=False, api_visibility="private")
+        method.change(method_help, method, [method_text, amount, threshold], queue=False,
+                      api_visibility="private")
         gr.on([demo.load, model.change, method.change, amount.release, threshold.release, scope.change,
                per_type.change, conv_amount.release, linear_amount.release, layer_types.change,
                calibration_size.release, norm.change, seed.change, sketch.change],
               update, controls, outputs, trigger_mode="always_last", api_name="update")
-        demo.load(page_header, None, header, queue=False)
+        demo.load(page_header, None, header, queue=False, api_visibility="private")
         resample_button.click(resample, session, [strip, session], api_name="resample")
     return demo
 

@@ -66,6 +66,7 @@ def _check_inputs(name_or_model: str | nn.Module, config: PruneConfig, digits: t
         shape = tuple(digits.shape) if isinstance(digits, torch.Tensor) else type(digits).__name__
         raise ValueError(f"digits must be normalized float (N, 1, 28, 28), got {shape}")
     if isinstance(name_or_model, str):
+        get_model_entry(name_or_model)                       # unknown names: a ValueError listing known ones
         if name_or_model != config.model:
             raise ValueError(f"config is for model {config.model!r} but {name_or_model!r} was given")
         return

@@ -1,6 +1,7 @@
 """Turn a drawn or uploaded image into a 28x28 MNIST-style digit (crop, fit 20x20, centre of mass)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ class SketchError(ValueError):
 
 
 def to_image(value: Any) -> Image.Image | None:
-    """A PIL image from a numpy array, PIL image, or Gradio editor value {background, layers, composite}."""
+    """A PIL image from a numpy array, PIL image, file path, or Gradio editor value {background, layers, composite}."""
     if value is None:
         return None
     if isinstance(value, dict):
@@ -28,6 +29,13 @@ def to_image(value: Any) -> Image.Image | None:
             return None
     if isinstance(value, Image.Image):
         return value
+    if isinstance(value, (str, os.PathLike)):                       # a file path (uploads, filepath type)
+        try:
+            with Image.open(value) as image:
+                image.load()
+                return image
+        except (OSError, ValueError) as err:
+            raise SketchError(f"not a readable image file ({err.__class__.__name__})") from None
     if isinstance(value, np.ndarray) and value.ndim in (2, 3) and value.size > 0:
         array = value
         if array.dtype != np.uint8:
