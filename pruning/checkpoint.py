@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,17 @@ def read_manifest(manifest: Path | None = None) -> dict[str, str]:
     return {name: digest for digest, name in entries}
 
 
+def _first_line(err: Exception) -> str:
+    """The telling line of an error message, at most 200 characters, without terminal colour codes.
+
+    For a refused pickle that is torch's "Unsupported global: GLOBAL io.open ..." line (what was
+    refused), not its first line, which advises loading the file unsafely."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(err)).splitlines() if line.strip()]
+    refused = [line.split("WeightsUnpickler error:", 1)[1].split(". Please", 1)[0].strip()
+               for line in lines if "WeightsUnpickler error:" in line]
+    return (refused or lines or ["(no message)"])[0][:200]
+
+
 def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> tuple[nn.Module, dict]:
     """Load a checkpoint with weights_only=True into its registered architecture (eval mode)."""
     path = Path(path)
@@ -64,7 +76,7 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for bad files  # noqa: BLE001
         raise CheckpointError(f"checkpoint {path.name} cannot be read safely: "
-                              f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
+                              f"{type(err).__name__}: {_first_line(err)}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a Pruning Lab checkpoint (format {FORMAT!r})")
     try:
@@ -73,7 +85,7 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
         model.load_state_dict(payload["state_dict"])
     except (ValueError, RuntimeError, TypeError, KeyError) as err:
         raise CheckpointError(f"{path.name} does not fit architecture "
-                              f"{payload.get('model_name')!r}: {str(err).splitlines()[0][:200]}") from err
+                              f"{payload.get('model_name')!r}: {_first_line(err)}") from err
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, meta

@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    one_line = " ".join(str(message).split())
+    print(f"error: {one_line}", file=sys.stderr)
     return 2
 
 

@@ -15,7 +15,7 @@ from models import get_model_entry
 from .checkpoint import load_pretrained
 from .config import PruneConfig
 from .data import DigitSet
-from .evaluate import accuracy, predictions, probabilities
+from .evaluate import predictions, probabilities
 from .pruner import apply_pruning
 from .stats import LayerStats, global_sparsity, layer_stats, parameter_counts
 

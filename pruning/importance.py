@@ -134,15 +134,18 @@ def taylor_first_order(context: ImportanceContext) -> dict[str, torch.Tensor]:
 
 
 @register_method("activation", "Removes whole filters / neurons whose outputs are weakest (smallest mean "
-                 "|activation|) on calibration digits.", structured=True, data_driven=True)
+                 "activation after the ReLU) on calibration digits.", structured=True, data_driven=True)
 def mean_activation(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    """Mean post-ReLU output per unit. Every hidden conv / linear layer of the registered models feeds
+    a ReLU (structured pruning never scores the output layer), so a unit that is always negative
+    before the ReLU is silent (a dead unit) and scores 0, however large its raw output."""
     x, _ = context.calibration_batch()
     scores: dict[str, torch.Tensor] = {}
 
     def record(name: str):
         def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-            # output: (N, C, H, W) for conv, (N, C) for linear -> mean |.| per unit C
-            scores[name] = output.detach().abs().transpose(0, 1).flatten(1).mean(1)
+            # output: (N, C, H, W) for conv, (N, C) for linear -> mean ReLU(.) per unit C
+            scores[name] = F.relu(output.detach()).transpose(0, 1).flatten(1).mean(1)
         return hook
 
     handles = [module.register_forward_hook(record(name)) for name, module in context.modules.items()]

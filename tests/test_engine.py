@@ -39,6 +39,14 @@ def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+def effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter by name as the network uses it, recomputed as `<name>_orig * <name>_mask`."""
+    state = model.state_dict()
+    return {key.removesuffix("_orig"): value * state[key.removesuffix("_orig") + "_mask"]
+            if key.endswith("_orig") else value
+            for key, value in state.items() if not key.endswith("_mask")}
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_pretrained_model_is_bit_identical_after_every_method_in_both_scopes(name, tiny_eval, digits) -> None:
     pretrained = load_pretrained(name)[0]
@@ -71,9 +79,7 @@ def test_a_given_model_is_not_modified() -> None:
 @pytest.mark.parametrize("method", list_methods())
 def test_result_stats_match_the_pruned_weights(method: str) -> None:
     result = prune_model("convnet", PruneConfig(model="convnet", method=method, amount=0.4, calibration_size=32))
-    state = result.model.state_dict()
-    effective = {k.removesuffix("_orig"): v * state[k.removesuffix("_orig") + "_mask"] if k.endswith("_orig") else v
-                 for k, v in state.items() if not k.endswith("_mask")}          # recomputed from the buffers
+    effective = effective_state(result.model)
     layer_names = [n for n, m in result.model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert [s.name for s in result.layers] == layer_names
     for stats in result.layers:
@@ -110,7 +116,7 @@ def test_removing_every_weight_leaves_a_constant_guess(small_eval) -> None:
 
 def test_without_eval_set_no_accuracy_is_reported() -> None:
     result = prune_model("mlp", PruneConfig(model="mlp"))
-    assert result.eval_set is None and result.accuracy_before is None and result.accuracy_after is None
+    assert isinstance(result, PruneResult) and result.eval_set is None and result.accuracy_before is None and result.accuracy_after is None
     assert result.predictions_after is None and "evaluate_s" not in result.timings
 
 
@@ -167,7 +173,3 @@ def test_unknown_model_name_is_refused() -> None:
 def test_bad_digits_are_refused(bad) -> None:
     with pytest.raises(ValueError, match="digits must be"):
         prune_model("lenet", PruneConfig(), digits=bad)
-
-
-def test_result_type() -> None:
-    assert isinstance(prune_model("mlp", PruneConfig(model="mlp")), PruneResult)

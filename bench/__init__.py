@@ -1,0 +1,1 @@
+"""Pruning Lab's benchmarks: `python -m bench` runs them all (see docs/BENCHMARKS.md)."""

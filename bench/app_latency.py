@@ -1,0 +1,39 @@
+"""P1/P1b: server-side time from a control change to all outputs (the app's update function)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from bench.common import mnist_dir, record
+
+TARGETS_MS = {"lenet": 150.0, "convnet": 600.0, "mlp": None}
+AMOUNTS = [0.3, 0.5, 0.7, 0.9]   # cycled, so every call is a new setting and really re-prunes
+
+
+def run(quick: bool = False) -> list[dict]:
+    os.environ.setdefault("PRUNING_LAB_DATA_DIR", mnist_dir())
+    import app
+    eval_set, _ = app.eval_set_and_note()
+    repeats = 5 if quick else 25
+    rows = []
+    for model, target in TARGETS_MS.items():
+        session = None
+        samples = []
+        for i in range(repeats + 2):                                # 2 warm-up calls
+            import time
+            args = dict(model=model, method="l1_unstructured", amount=AMOUNTS[i % len(AMOUNTS)],
+                        threshold=0.05, scope="global", per_type=False, conv_amount=0.2, linear_amount=0.4,
+                        layer_types=["conv", "linear"], calibration_size=256, norm="L1", seed=0,
+                        sketch=None, session=session)
+            start = time.perf_counter()
+            *_, session = app.update(**args)
+            if i >= 2:
+                samples.append(time.perf_counter() - start)
+        rows.append(record(f"P1 update latency {model} ({eval_set.describe()})", samples, "ms", target,
+                           scale=1000))
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.__main__ import print_table
+    print_table(run("--quick" in sys.argv))

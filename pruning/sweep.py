@@ -1,0 +1,219 @@
+"""Accuracy-vs-sparsity sweeps over methods x scopes x amounts, computed once per model and eval set."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from models import get_model_entry
+
+from .checkpoint import load_pretrained
+from .config import SCOPES, PruneConfig
+from .data import DigitSet
+from .engine import prune_model
+from .evaluate import accuracy, prepared_inputs
+from .methods import get_method, list_methods
+from .pruner import prunable_layers
+from .shrink import permanent_copy
+
+Progress = Callable[[float, str], None]
+DEFAULT_AMOUNTS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))   # 0.0, 0.05 ... 0.95
+VMAP_ITEMS = 5000      # models x digits per vmapped batch (keeps activations cache-sized)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One pruned model of the sweep."""
+
+    method: str
+    scope: str
+    amount: float                  # requested fraction; for "threshold" the sparsity its threshold targets
+    sparsity: float                # achieved zeros / weights over all conv + linear layers
+    accuracy: float                # 0..1 on the sweep's eval set
+    threshold: float | None = None  # method "threshold" only: the magnitude threshold that was used
+
+    def config(self, base: PruneConfig) -> PruneConfig:
+        """The single-prune config that reproduces this point exactly."""
+        changes: dict[str, Any] = {"method": self.method, "scope": self.scope, "amount": self.amount}
+        if self.threshold is not None:
+            changes["threshold"] = self.threshold
+        return replace(base, **changes)
+
+
+@dataclass
+class SweepResult:
+    """Accuracy of every (method, scope, amount) point, plus the dense model's accuracy."""
+
+    model: str
+    eval_set: str
+    amounts: tuple[float, ...]
+    base_config: PruneConfig
+    dense_accuracy: float
+    points: list[SweepPoint] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def curve(self, method: str, scope: str) -> list[SweepPoint]:
+        """The points of one line (one method, one scope), by increasing amount."""
+        return [p for p in self.points if p.method == method and p.scope == scope]
+
+    def point(self, method: str, scope: str, amount: float) -> SweepPoint:
+        """The point at exactly this setting; KeyError if the sweep has none."""
+        for p in self.curve(method, scope):
+            if abs(p.amount - amount) < 1e-9:
+                return p
+        raise KeyError(f"no sweep point for {method}/{scope} at amount {amount}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {"model": self.model, "eval_set": self.eval_set, "amounts": list(self.amounts),
+                "base_config": self.base_config.to_dict(), "dense_accuracy": self.dense_accuracy,
+                "seconds": self.seconds, "points": [asdict(p) for p in self.points]}
+
+
+def threshold_for_sparsity(model: nn.Module, layer_types: tuple[str, ...], sparsity: float) -> float:
+    """The magnitude threshold t such that pruning |w| < t removes round(sparsity * n) of the n weights
+    of the selected layers (exactly, unless magnitudes tie at the cut)."""
+    magnitudes = torch.cat([m.weight.detach().abs().flatten()
+                            for m in prunable_layers(model, layer_types).values()])   # (n,)
+    k = round(sparsity * magnitudes.numel())
+    if k >= magnitudes.numel():
+        return float(magnitudes.max()) * 2 + 1.0
+    return float(torch.kthvalue(magnitudes, k + 1).values)      # the (k+1)-th smallest stays
+
+
+def _mask_fingerprint(model: nn.Module) -> str:
+    """A digest of the pruning masks: equal masks on the same base model give equal accuracy.
+    Masks of all ones compute exactly the dense model (w * 1 == w): they digest to "dense"."""
+    masks = {name: buffer.bool() for name, buffer in model.named_buffers() if name.endswith("_mask")}
+    if all(bool(mask.all()) for mask in masks.values()):
+        return "dense"
+    digest = hashlib.sha1()
+    for name, mask in masks.items():
+        digest.update(name.encode())
+        digest.update(mask.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _line_configs(base: PruneConfig, base_model: nn.Module, method: str, scope: str,
+                  amounts: tuple[float, ...]) -> list[PruneConfig]:
+    """The configs of one line. "threshold" has no amount: each amount gets the threshold that removes
+    that fraction of all selected weights (one global cut, so its local and global lines are equal)."""
+    configs = [replace(base, method=method, scope=scope, amount=amount) for amount in amounts]
+    if get_method(method).uses_threshold:
+        configs = [replace(c, threshold=threshold_for_sparsity(base_model, base.layer_types, c.amount))
+                   for c in configs]
+    return configs
+
+
+def _effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters as the network uses them (masks applied), under their plain names."""
+    state = {}
+    for module_name, module in model.named_modules():
+        for name, _ in module.named_parameters(recurse=False):
+            plain = name[:-5] if name.endswith("_orig") else name
+            state[f"{module_name}.{plain}" if module_name else plain] = getattr(module, plain).detach()
+    return state
+
+
+def batched_accuracy(models: list[nn.Module], model_name: str, eval_set: DigitSet) -> list[float]:
+    """Accuracy of several models of one architecture, evaluated together: torch.func.vmap over their
+    stacked weights turns tiny convolutions into one wide / grouped convolution (faster on CPU)."""
+    skeleton = permanent_copy(models[0])                       # plain module of the same shapes
+    states = [_effective_state(m) for m in models]
+    stacked = {name: torch.stack([s[name] for s in states]) for name in states[0]}   # (K, *shape)
+    x = prepared_inputs(eval_set, get_model_entry(model_name).input_padding)       # (N, 1, H, W)
+    batch = max(1, VMAP_ITEMS // len(models))
+
+    def run(params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+        return functional_call(skeleton, params, (inputs,))
+
+    with torch.inference_mode():
+        predicted = torch.cat([vmap(run, in_dims=(0, None))(stacked, x[i:i + batch]).argmax(-1)
+                               for i in range(0, x.shape[0], batch)], dim=1)       # (K, N)
+    return [float(v) for v in (predicted == eval_set.labels).float().mean(dim=1)]
+
+
+def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str] | None = None,
+          scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
+          base_config: PruneConfig | None = None, progress: Progress | None = None) -> SweepResult:
+    """Prune with every method x scope x amount and measure accuracy on `eval_set` (uncached).
+
+    Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
+    Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
+    evaluated once; the models of one line are evaluated together (batched_accuracy).
+    base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
+    """
+    started = time.perf_counter()
+    model_name = name_or_model if isinstance(name_or_model, str) else (base_config or PruneConfig()).model
+    base = replace(base_config or PruneConfig(model=model_name), model=model_name)
+    base_model = load_pretrained(model_name)[0] if isinstance(name_or_model, str) else name_or_model
+    dense_accuracy = accuracy(base_model, model_name, eval_set)
+    result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base, dense_accuracy)
+    evaluated: dict[str, float] = {"dense": dense_accuracy}
+    lines = [(method, scope) for method in (methods or list_methods()) for scope in scopes]
+    for i, (method, scope) in enumerate(lines):
+        if progress is not None:
+            progress(i / len(lines), f"sweeping {method} / {scope}")
+        configs = _line_configs(base, base_model, method, scope, tuple(amounts))
+        pruned = [prune_model(name_or_model, config) for config in configs]
+        keys = [_mask_fingerprint(p.model) for p in pruned]
+        fresh = {key: p.model for key, p in zip(keys, pruned) if key not in evaluated}
+        if fresh:
+            evaluated.update(zip(fresh, batched_accuracy(list(fresh.values()), model_name, eval_set)))
+        threshold = get_method(method).uses_threshold
+        result.points += [SweepPoint(method, scope, c.amount, p.global_sparsity, evaluated[key],
+                                     c.threshold if threshold else None)
+                          for c, p, key in zip(configs, pruned, keys)]
+    if progress is not None:
+        progress(1.0, f"{len(result.points)} points, {len(evaluated)} distinct models evaluated")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+_CACHE: dict[tuple, SweepResult] = {}
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
+def eval_set_fingerprint(eval_set: DigitSet) -> str:
+    """Content digest of a digit set (two loads of the same data share one cache entry)."""
+    digest = hashlib.sha1(eval_set.name.encode())
+    digest.update(eval_set.images.contiguous().numpy().tobytes())
+    digest.update(eval_set.labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_sweep(model_name: str, eval_set: DigitSet, methods: list[str] | None = None,
+                 scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
+                 base_config: PruneConfig | None = None, progress: Progress | None = None) -> SweepResult:
+    """sweep() of a pretrained model, computed once per server for each (model, eval set, grid).
+
+    Concurrent callers asking for the same sweep wait for the one computation instead of
+    repeating it; the returned result is shared: treat it as read-only.
+    """
+    base = replace(base_config or PruneConfig(model=model_name), model=model_name)
+    key = (model_name, eval_set_fingerprint(eval_set), tuple(methods or list_methods()), tuple(scopes),
+           tuple(amounts), base)
+    with _GUARD:
+        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    if progress is not None and key not in _CACHE and key_lock.locked():
+        progress(0.0, "waiting for the same sweep started by another user")
+    with key_lock:
+        if key not in _CACHE:
+            _CACHE[key] = sweep(model_name, eval_set, list(key[2]), key[3], key[4], base, progress)
+        elif progress is not None:
+            progress(1.0, "sweep taken from the cache")
+        return _CACHE[key]
+
+
+def clear_sweep_cache() -> None:
+    """Forget every cached sweep (tests; after replacing a checkpoint)."""
+    with _GUARD:
+        _CACHE.clear()
+        _KEY_LOCKS.clear()

@@ -1,0 +1,118 @@
+"""16 concurrent gradio_client sessions, 30 random setting changes each: no errors, no cross-talk.
+
+Every response must equal what the engine computes for that session's own settings at that moment
+(accuracy panel, sparsity chart, explanation, digit strip, and the session's own drawn digit read by
+that session's pruned model)."""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from pruning import PruneConfig, prune_model, views
+from tests.test_app import DEFAULTS
+from tests.test_reliability import api_args
+from tests.test_server import free_port
+from tests.test_sketch import drawn_copy
+
+pytestmark = pytest.mark.slow
+SESSIONS, CHANGES, SKETCH_EVERY = 16, 30, 4
+# Small models mostly, to keep 480 requests reasonable on 2 cores; convnet now and then.
+MODELS = ["mlp"] * 6 + ["lenet"] * 3 + ["convnet"]
+METHODS = ["l1_unstructured", "random_unstructured", "ln_structured", "random_structured", "threshold"]
+CHOICES = {"model": MODELS, "method": METHODS, "amount": [0.3, 0.7, 0.9], "scope": ["local", "global"]}
+
+
+def random_walk(rng: random.Random) -> list[dict]:
+    """CHANGES settings, each differing from the previous one in one randomly chosen control."""
+    setting = {name: rng.choice(values) for name, values in CHOICES.items()}
+    walk = []
+    for _ in range(CHANGES):
+        name = rng.choice(list(CHOICES))
+        setting = {**setting, name: rng.choice([v for v in set(CHOICES[name]) if v != setting[name]])}
+        walk.append(setting)
+    return walk
+
+
+@lru_cache(maxsize=None)
+def expected_result(model: str, method: str, amount: float, scope: str):
+    config = PruneConfig(model=model, method=method, amount=amount, scope=scope,
+                         threshold=DEFAULTS["threshold"], layer_types=tuple(DEFAULTS["layer_types"]))
+    return prune_model(model, config, eval_set=app.eval_set_and_note()[0])
+
+
+def session_digit(heldout, session: int) -> np.ndarray:
+    """Each session draws its own held-out digit (dark ink on a white 280x280 canvas)."""
+    return drawn_copy(heldout.images[session].numpy(), 9, 14, 14, size=(280, 280), rgba=False)["composite"]
+
+
+def run_session(url: str, session: int, sketch_path: str) -> list[tuple[dict, bool, object, float]]:
+    """(setting, sent a sketch?, outputs or the exception, seconds) for every request of one session."""
+    client = Client(url, verbose=False)
+    records = []
+    for step, setting in enumerate(random_walk(random.Random(session))):
+        with_sketch = step % SKETCH_EVERY == SKETCH_EVERY - 1
+        sketch = {"background": None, "layers": [], "composite": handle_file(sketch_path)} if with_sketch else None
+        start = time.perf_counter()
+        try:
+            outputs = client.predict(*api_args(**setting, sketch=sketch), api_name="/update")
+        except Exception as err:  # noqa: BLE001  (counted as an error below)
+            outputs = err
+        records.append((setting, with_sketch, outputs, time.perf_counter() - start))
+    return records
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                quiet=True, **getattr(app, "LAUNCH_OPTIONS", {}))
+    yield url
+    app.demo.close()
+
+
+def test_concurrent_sessions_get_their_own_results_without_errors(server_url, heldout, tmp_path):
+    paths = []
+    for session in range(SESSIONS):
+        paths.append(str(tmp_path / f"digit{session}.png"))
+        Image.fromarray(session_digit(heldout, session)).save(paths[-1])
+    start = time.perf_counter()
+    with ThreadPoolExecutor(SESSIONS) as pool:
+        sessions = list(pool.map(run_session, [server_url] * SESSIONS, range(SESSIONS), paths))
+    wall = time.perf_counter() - start
+
+    errors = [(s, out) for s, records in enumerate(sessions) for _, _, out, _ in records
+              if isinstance(out, Exception)]
+    assert not errors, f"{len(errors)} errors, first: {errors[0]!r}"
+    eval_set = app.eval_set_and_note()[0]
+    strip_sample = app.new_sample(len(eval_set), app.SAMPLE_SEED)
+    mismatches = []
+    for session, records in enumerate(sessions):
+        for step, (setting, with_sketch, outputs, _) in enumerate(records):
+            expected = expected_result(**setting)
+            panel, chart, explain, strip, seen, before, after = outputs
+            same = (panel == views.accuracy_panel(expected) and chart == views.sparsity_chart(expected)
+                    and explain == views.explanation(expected)
+                    and strip == views.digit_strip(expected, eval_set, strip_sample))
+            if with_sketch:
+                _, want_before, want_after = app.sketch_outputs(session_digit(heldout, session), expected)
+                same = same and seen is not None and all(
+                    got["label"] == max(want, key=want.get)
+                    and all(abs(c["confidence"] - want[c["label"]]) < 1e-5 for c in got["confidences"])
+                    for got, want in ((before, want_before), (after, want_after)))
+            if not same:
+                mismatches.append((session, step, setting))
+    assert not mismatches, f"{len(mismatches)} responses differ from their own settings: {mismatches[:5]}"
+
+    latencies = sorted(seconds for records in sessions for *_, seconds in records)
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    print(f"\n{SESSIONS} sessions x {CHANGES} changes = {len(latencies)} requests in {wall:.1f} s: 0 errors, "
+          f"0 cross-talk; latency p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
+          f"max {latencies[-1]:.2f} s; {expected_result.cache_info().currsize} distinct settings")
