@@ -1,30 +1,28 @@
 """Accuracy-vs-sparsity sweeps over methods x scopes x amounts, computed once per model and eval set."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
-
-from models import get_model_entry
 
 from .checkpoint import load_pretrained
 from .config import SCOPES, PruneConfig
 from .data import DigitSet
 from .engine import prune_model
-from .evaluate import accuracy, prepared_inputs
+from .evaluate import accuracy
+from .importance import ImportanceContext
 from .methods import get_method, list_methods
 from .pruner import prunable_layers
-from .shrink import permanent_copy
 
 Progress = Callable[[float, str], None]
 DEFAULT_AMOUNTS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))   # 0.0, 0.05 ... 0.95
-VMAP_ITEMS = 5000      # models x digits per vmapped batch (keeps activations cache-sized)
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,19 @@ class SweepResult:
                 "seconds": self.seconds, "points": [asdict(p) for p in self.points]}
 
 
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run the block with one intra-op thread in the calling thread (torch.set_num_threads is
+    per thread with OpenMP). Many tiny operators (training steps, importance scores) spend more
+    time synchronizing threads than computing, and far more when other work holds the cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def threshold_for_sparsity(model: nn.Module, layer_types: tuple[str, ...], sparsity: float) -> float:
     """The magnitude threshold t such that pruning |w| < t removes round(sparsity * n) of the n weights
     of the selected layers (exactly, unless magnitudes tie at the cut)."""
@@ -111,34 +122,6 @@ def _line_configs(base: PruneConfig, base_model: nn.Module, method: str, scope: 
     return configs
 
 
-def _effective_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Parameters as the network uses them (masks applied), under their plain names."""
-    state = {}
-    for module_name, module in model.named_modules():
-        for name, _ in module.named_parameters(recurse=False):
-            plain = name[:-5] if name.endswith("_orig") else name
-            state[f"{module_name}.{plain}" if module_name else plain] = getattr(module, plain).detach()
-    return state
-
-
-def batched_accuracy(models: list[nn.Module], model_name: str, eval_set: DigitSet) -> list[float]:
-    """Accuracy of several models of one architecture, evaluated together: torch.func.vmap over their
-    stacked weights turns tiny convolutions into one wide / grouped convolution (faster on CPU)."""
-    skeleton = permanent_copy(models[0])                       # plain module of the same shapes
-    states = [_effective_state(m) for m in models]
-    stacked = {name: torch.stack([s[name] for s in states]) for name in states[0]}   # (K, *shape)
-    x = prepared_inputs(eval_set, get_model_entry(model_name).input_padding)       # (N, 1, H, W)
-    batch = max(1, VMAP_ITEMS // len(models))
-
-    def run(params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
-        return functional_call(skeleton, params, (inputs,))
-
-    with torch.inference_mode():
-        predicted = torch.cat([vmap(run, in_dims=(0, None))(stacked, x[i:i + batch]).argmax(-1)
-                               for i in range(0, x.shape[0], batch)], dim=1)       # (K, N)
-    return [float(v) for v in (predicted == eval_set.labels).float().mean(dim=1)]
-
-
 def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str] | None = None,
           scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
           base_config: PruneConfig | None = None, progress: Progress | None = None) -> SweepResult:
@@ -146,7 +129,7 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
 
     Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
     Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
-    evaluated once; the models of one line are evaluated together (batched_accuracy).
+    evaluated once.
     base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
     """
     started = time.perf_counter()
@@ -156,16 +139,17 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
     dense_accuracy = accuracy(base_model, model_name, eval_set)
     result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base, dense_accuracy)
     evaluated: dict[str, float] = {"dense": dense_accuracy}
+    calibration = ImportanceContext(base_model, {}, base).calibration_batch()   # the digits prune_model draws
     lines = [(method, scope) for method in (methods or list_methods()) for scope in scopes]
     for i, (method, scope) in enumerate(lines):
         if progress is not None:
             progress(i / len(lines), f"sweeping {method} / {scope}")
         configs = _line_configs(base, base_model, method, scope, tuple(amounts))
-        pruned = [prune_model(name_or_model, config) for config in configs]
+        pruned = [prune_model(name_or_model, config, calibration=calibration) for config in configs]
         keys = [_mask_fingerprint(p.model) for p in pruned]
-        fresh = {key: p.model for key, p in zip(keys, pruned) if key not in evaluated}
-        if fresh:
-            evaluated.update(zip(fresh, batched_accuracy(list(fresh.values()), model_name, eval_set)))
+        for key, p in zip(keys, pruned):
+            if key not in evaluated:
+                evaluated[key] = accuracy(p.model, model_name, eval_set)
         threshold = get_method(method).uses_threshold
         result.points += [SweepPoint(method, scope, c.amount, p.global_sparsity, evaluated[key],
                                      c.threshold if threshold else None)

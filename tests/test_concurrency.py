@@ -1,11 +1,12 @@
 """16 concurrent gradio_client sessions, 30 random setting changes each: no errors, no cross-talk.
 
-Every response must equal what the engine computes for that session's own settings at that moment
-(accuracy panel, sparsity chart, explanation, digit strip, and the session's own drawn digit read by
-that session's pruned model)."""
+Every response must equal what the engine computes for that session's own settings at that moment:
+accuracy panel, sparsity chart, explanation, the digit strip of the session's own sample (sessions
+also ask for new samples now and then), and the session's own drawn digit read by its pruned model."""
 from __future__ import annotations
 
 import random
+import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from tests.test_server import free_port
 from tests.test_sketch import drawn_copy
 
 pytestmark = pytest.mark.slow
-SESSIONS, CHANGES, SKETCH_EVERY = 16, 30, 4
+SESSIONS, CHANGES, SKETCH_EVERY, RESAMPLE_RATE = 16, 30, 4, 0.2
 # Small models mostly, to keep 480 requests reasonable on 2 cores; convnet now and then.
 MODELS = ["mlp"] * 6 + ["lenet"] * 3 + ["convnet"]
 METHODS = ["l1_unstructured", "random_unstructured", "ln_structured", "random_structured", "threshold"]
@@ -54,20 +55,33 @@ def session_digit(heldout, session: int) -> np.ndarray:
     return drawn_copy(heldout.images[session].numpy(), 9, 14, 14, size=(280, 280), rgba=False)["composite"]
 
 
-def run_session(url: str, session: int, sketch_path: str) -> list[tuple[dict, bool, object, float]]:
-    """(setting, sent a sketch?, outputs or the exception, seconds) for every request of one session."""
+def run_session(url: str, session: int, sketch_path: str) -> list[tuple]:
+    """(endpoint, setting, sent a sketch?, outputs or the exception, seconds) for each request, in order."""
+    rng = random.Random(1000 + session)
     client = Client(url, verbose=False)
     records = []
     for step, setting in enumerate(random_walk(random.Random(session))):
         with_sketch = step % SKETCH_EVERY == SKETCH_EVERY - 1
         sketch = {"background": None, "layers": [], "composite": handle_file(sketch_path)} if with_sketch else None
-        start = time.perf_counter()
-        try:
-            outputs = client.predict(*api_args(**setting, sketch=sketch), api_name="/update")
-        except Exception as err:  # noqa: BLE001  (counted as an error below)
-            outputs = err
-        records.append((setting, with_sketch, outputs, time.perf_counter() - start))
+        records.append(("update", setting, with_sketch,
+                        *timed(client.predict, *api_args(**setting, sketch=sketch), api_name="/update")))
+        if rng.random() < RESAMPLE_RATE:              # a new sample of test digits for this session only
+            records.append(("resample", setting, False, *timed(client.predict, api_name="/resample")))
     return records
+
+
+def timed(call, *args, **kwargs) -> tuple[object, float]:
+    start = time.perf_counter()
+    try:
+        outputs = call(*args, **kwargs)
+    except Exception as err:  # noqa: BLE001  (counted as an error by the test)
+        outputs = err
+    return outputs, time.perf_counter() - start
+
+
+def strip_indices(strip: str, index_of: dict[str, int]) -> list[int]:
+    """The evaluation-set indices of the digits shown in a strip (found by their images)."""
+    return [index_of[src] for src in re.findall(r'<img src="([^"]+)"', strip)]
 
 
 @pytest.fixture(scope="module")
@@ -88,31 +102,43 @@ def test_concurrent_sessions_get_their_own_results_without_errors(server_url, he
         sessions = list(pool.map(run_session, [server_url] * SESSIONS, range(SESSIONS), paths))
     wall = time.perf_counter() - start
 
-    errors = [(s, out) for s, records in enumerate(sessions) for _, _, out, _ in records
+    errors = [(s, out) for s, records in enumerate(sessions) for *_, out, _ in records
               if isinstance(out, Exception)]
     assert not errors, f"{len(errors)} errors, first: {errors[0]!r}"
     eval_set = app.eval_set_and_note()[0]
-    strip_sample = app.new_sample(len(eval_set), app.SAMPLE_SEED)
+    index_of = {views.png_data_uri(image.numpy()): i for i, image in reversed(list(enumerate(eval_set.images)))}
     mismatches = []
     for session, records in enumerate(sessions):
-        for step, (setting, with_sketch, outputs, _) in enumerate(records):
+        sample = app.new_sample(len(eval_set), app.SAMPLE_SEED)
+        for step, (endpoint, setting, with_sketch, outputs, _) in enumerate(records):
             expected = expected_result(**setting)
-            panel, chart, explain, strip, seen, before, after = outputs
-            same = (panel == views.accuracy_panel(expected) and chart == views.sparsity_chart(expected)
-                    and explain == views.explanation(expected)
-                    and strip == views.digit_strip(expected, eval_set, strip_sample))
-            if with_sketch:
-                _, want_before, want_after = app.sketch_outputs(session_digit(heldout, session), expected)
-                same = same and seen is not None and all(
-                    got["label"] == max(want, key=want.get)
-                    and all(abs(c["confidence"] - want[c["label"]]) < 1e-5 for c in got["confidences"])
-                    for got, want in ((before, want_before), (after, want_after)))
+            if endpoint == "resample":
+                sample = strip_indices(outputs, index_of)
+                same = outputs == views.digit_strip(expected, eval_set, sample)   # this session's result
+            else:
+                same = matches(outputs, expected, eval_set, sample,
+                               session_digit(heldout, session) if with_sketch else None)
             if not same:
-                mismatches.append((session, step, setting))
+                mismatches.append((session, step, endpoint, setting))
     assert not mismatches, f"{len(mismatches)} responses differ from their own settings: {mismatches[:5]}"
 
     latencies = sorted(seconds for records in sessions for *_, seconds in records)
+    resamples = sum(record[0] == "resample" for records in sessions for record in records)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(f"\n{SESSIONS} sessions x {CHANGES} changes = {len(latencies)} requests in {wall:.1f} s: 0 errors, "
-          f"0 cross-talk; latency p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
+    print(f"\n{SESSIONS} sessions x {CHANGES} changes (+{resamples} new samples) = {len(latencies)} requests "
+          f"in {wall:.1f} s: 0 errors, 0 cross-talk; latency p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
           f"max {latencies[-1]:.2f} s; {expected_result.cache_info().currsize} distinct settings")
+
+
+def matches(outputs, expected, eval_set, sample: list[int], digit: np.ndarray | None) -> bool:
+    """An /update response equals the views of `expected` (and its reading of `digit`, if one was sent)."""
+    panel, chart, explain, strip, seen, before, after = outputs
+    same = (panel == views.accuracy_panel(expected) and chart == views.sparsity_chart(expected)
+            and explain == views.explanation(expected) and strip == views.digit_strip(expected, eval_set, sample))
+    if digit is None:
+        return same and seen is None
+    _, want_before, want_after = app.sketch_outputs(digit, expected)
+    return same and seen is not None and all(
+        got["label"] == max(want, key=want.get)
+        and all(abs(c["confidence"] - want[c["label"]]) < 1e-5 for c in got["confidences"])
+        for got, want in ((before, want_before), (after, want_after)))

@@ -1,0 +1,160 @@
+"""Matplotlib figures for the app: sweep curves, fine-tuning rounds, weight histograms, filter grids.
+
+Figures are built with matplotlib.figure.Figure on the Agg canvas, never through pyplot: no global
+figure registry, nothing to close, safe to build from several threads at once.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")   # headless servers; harmless when a backend is already set to Agg
+
+import torch  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .finetune import FinetuneResult, IterativeResult  # noqa: E402
+from .inspection import FilterGrid, WeightHistogram  # noqa: E402
+from .sweep import SweepResult  # noqa: E402
+
+MASKED_GRAY = 0.55       # gray level drawn over pruned weights in filter grids
+
+
+def new_figure(width: float = 8.0, height: float = 4.0) -> Figure:
+    """A Figure with an Agg canvas attached (savefig / Gradio's gr.Plot work without pyplot)."""
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def sweep_figure(result: SweepResult, current: dict | None = None, x_axis: str = "amount") -> Figure:
+    """One panel per scope, one line per method: accuracy vs amount (or achieved "sparsity").
+    current: {"method", "scope", "amount"} of the user's setting, marked with a star."""
+    if x_axis not in ("amount", "sparsity"):
+        raise ValueError(f"x_axis must be 'amount' or 'sparsity', got {x_axis!r}")
+    scopes = list(dict.fromkeys(p.scope for p in result.points))
+    methods = list(dict.fromkeys(p.method for p in result.points))
+    figure = new_figure(5.0 * max(len(scopes), 1), 4.2)
+    axes = figure.subplots(1, max(len(scopes), 1), sharey=True, squeeze=False)[0]
+    for ax, scope in zip(axes, scopes):
+        for method in methods:
+            curve = result.curve(method, scope)
+            ax.plot([getattr(p, x_axis) for p in curve], [100 * p.accuracy for p in curve], marker=".",
+                    label=method)
+        ax.axhline(100 * result.dense_accuracy, color="black", linestyle=":", linewidth=1, label="dense")
+        ax.set(title=f"{scope} scope", xlabel="amount pruned" if x_axis == "amount" else "weight sparsity",
+               ylim=(0, 100))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"accuracy (%) on {result.eval_set}")
+    if current is not None and current.get("scope") in scopes:
+        _mark_current(axes[scopes.index(current["scope"])], result, current, x_axis)
+    axes[-1].legend(fontsize="small", loc="lower left")
+    figure.suptitle(f"{result.model}: accuracy vs pruning")
+    return figure
+
+
+def _mark_current(ax, result: SweepResult, current: dict, x_axis: str) -> None:
+    """A star on the sweep point nearest the current setting of the current method."""
+    curve = result.curve(current.get("method", ""), current["scope"])
+    if not curve:
+        return
+    point = min(curve, key=lambda p: abs(p.amount - float(current.get("amount", 0.0))))
+    ax.plot([getattr(point, x_axis)], [100 * point.accuracy], marker="*", markersize=16, color="red",
+            markeredgecolor="black", linestyle="none", label="current setting", zorder=5)
+
+
+def finetune_figure(result: FinetuneResult) -> Figure:
+    """Left: accuracy dense / pruned / fine-tuned. Right: training loss per step."""
+    figure = new_figure(9.0, 3.6)
+    bars, losses = figure.subplots(1, 2)
+    labels = ["dense", "pruned", "fine-tuned"]
+    values = [result.accuracy_dense, result.accuracy_pruned, result.accuracy_finetuned]
+    shown = [(label, 100 * v) for label, v in zip(labels, values) if v is not None]
+    if shown:
+        drawn = bars.bar([s[0] for s in shown], [s[1] for s in shown], color=["gray", "tab:red", "tab:green"][:len(shown)])
+        bars.bar_label(drawn, fmt="%.1f%%")
+    bars.set(ylim=(0, 105), ylabel="accuracy (%)", title=f"sparsity {100 * result.sparsity:.1f}%")
+    losses.plot(range(1, len(result.losses) + 1), result.losses, linewidth=1)
+    losses.set(xlabel="step", ylabel="training loss", title=f"fine-tuning, {result.steps} steps")
+    losses.grid(alpha=0.3)
+    return figure
+
+
+def iterative_figure(result: IterativeResult) -> Figure:
+    """Accuracy after each round's pruning and after its fine-tuning, against the round's sparsity."""
+    figure = new_figure(7.0, 4.0)
+    ax = figure.subplots()
+    rounds = result.rounds
+    x = [100 * r.achieved for r in rounds]
+    if rounds and rounds[0].accuracy_pruned is not None:
+        ax.plot(x, [100 * r.accuracy_pruned for r in rounds], marker="v", color="tab:red", label="after pruning")
+        ax.plot(x, [100 * r.accuracy_finetuned for r in rounds], marker="o", color="tab:green",
+                label="after fine-tuning")
+        for r, xi in zip(rounds, x):
+            ax.annotate(f"round {r.round}", (xi, 100 * r.accuracy_finetuned), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize="small")
+    if result.accuracy_dense is not None:
+        ax.axhline(100 * result.accuracy_dense, color="black", linestyle=":", linewidth=1, label="dense")
+    ax.set(xlabel="pruned (%)", ylabel="accuracy (%)", ylim=(0, 105),
+           title=f"iterative pruning: {len(rounds)} rounds x {result.steps_per_round} steps")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="lower left")
+    return figure
+
+
+def histogram_figure(histogram: WeightHistogram) -> Figure:
+    """|w| histogram of the dense layer and of the weights kept, with the magnitude cut marked."""
+    figure = new_figure(7.0, 3.8)
+    ax = figure.subplots()
+    edges = histogram.edges
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    ax.bar(edges[:-1], histogram.before, width=widths, align="edge", color="lightgray", edgecolor="gray",
+           label=f"before ({histogram.total:,} weights)")
+    ax.bar(edges[:-1], histogram.after, width=widths, align="edge", color="tab:blue", alpha=0.7,
+           label=f"kept ({histogram.total - histogram.pruned:,})")
+    if histogram.threshold is not None:
+        ax.axvline(histogram.threshold, color="red", linestyle="--",
+                   label=f"cut |w| = {histogram.threshold:.4f} ({histogram.threshold_scope})")
+    ax.set(xlabel="|weight|", ylabel="weights", title=f"{histogram.layer}: {histogram.pruned:,} of "
+           f"{histogram.total:,} pruned ({100 * histogram.pruned / max(histogram.total, 1):.1f}%)")
+    ax.legend(fontsize="small")
+    return figure
+
+
+def filter_image(grid: FilterGrid) -> torch.Tensor:
+    """An RGB image (H, W, 3) in 0..1: one tile per (filter, input channel), blue-white-red weights,
+    pruned weights gray; tiles separated by 1-pixel black lines."""
+    weights, mask = grid.weights, grid.mask                                    # (F, I, kh, kw)
+    filters, inputs, kh, kw = weights.shape
+    scale = weights.abs().max().clamp_min(1e-12)
+    v = (weights / scale).clamp(-1, 1)                                          # -1..1
+    red = torch.where(v > 0, torch.ones_like(v), 1 + v)
+    blue = torch.where(v < 0, torch.ones_like(v), 1 - v)
+    green = 1 - v.abs()
+    rgb = torch.stack([red, green, blue], dim=-1)                              # (F, I, kh, kw, 3)
+    rgb[mask == 0] = MASKED_GRAY
+    padded = torch.zeros(filters, inputs, kh + 1, kw + 1, 3)                 # black separators
+    padded[:, :, :kh, :kw] = rgb
+    image = padded.permute(0, 2, 1, 3, 4).reshape(filters * (kh + 1), inputs * (kw + 1), 3)
+    return image[:-1, :-1]
+
+
+def filter_grid_figure(grid: FilterGrid) -> Figure:
+    """The filter grid as an image: rows = filters, columns = input channels, gray = pruned
+    (a linear layer: its weight matrix, rows = neurons, columns = inputs)."""
+    image = filter_image(grid)                                                 # (H, W, 3)
+    height, width = image.shape[:2]
+    scale = min(10.0 / width, 8.0 / height, 0.4)                                # inches per pixel
+    figure = new_figure(max(3.5, width * scale + 1.5), max(2.5, height * scale + 1.2))
+    ax = figure.subplots()
+    ax.imshow(image.numpy(), interpolation="nearest")
+    pruned = int((grid.mask == 0).sum())
+    if grid.kind == "linear":
+        shown, xlabel, ylabel = f"weight matrix {height} x {width}", "input", "neuron"
+    else:
+        shown = (f"{grid.weights.shape[0]} of {grid.total_filters} filters x "
+                 f"{grid.weights.shape[1]} of {grid.total_inputs} input channels")
+        xlabel, ylabel = "input channel", "filter"
+    ax.set(title=f"{grid.layer}: {shown}\ngray = pruned ({pruned:,} of {grid.mask.numel():,} weights)",
+           xlabel=xlabel, ylabel=ylabel, xticks=[], yticks=[])
+    return figure

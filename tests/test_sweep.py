@@ -1,0 +1,118 @@
+"""Sweeps: every point equals the single prune at its settings; the cache computes a sweep once."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+import pruning.sweep as sweep_module
+from pruning.checkpoint import load_pretrained
+from pruning.config import SCOPES, PruneConfig
+from pruning.data import DigitSet
+from pruning.engine import prune_model
+from pruning.methods import list_methods
+from pruning.stats import global_sparsity, layer_stats
+from pruning.sweep import (DEFAULT_AMOUNTS, SweepResult, cached_sweep, clear_sweep_cache, sweep,
+                           threshold_for_sparsity)
+
+AMOUNTS = (0.0, 0.5, 0.9)
+
+
+@pytest.fixture(scope="module")
+def small_eval(heldout) -> DigitSet:
+    """200 held-out digits, 20 per class."""
+    index = torch.cat([torch.arange(c * 100, c * 100 + 20) for c in range(10)])
+    return DigitSet("held-out slice", heldout.images[index], heldout.labels[index])
+
+
+@pytest.fixture(scope="module")
+def lenet_sweep(small_eval) -> SweepResult:
+    return sweep("lenet", small_eval, amounts=AMOUNTS)
+
+
+def test_default_grid_is_0_to_095_in_steps_of_005():
+    assert len(DEFAULT_AMOUNTS) == 20
+    assert DEFAULT_AMOUNTS[0] == 0.0 and DEFAULT_AMOUNTS[-1] == 0.95
+    assert all(abs(b - a - 0.05) < 1e-9 for a, b in zip(DEFAULT_AMOUNTS, DEFAULT_AMOUNTS[1:]))
+
+
+def test_sweep_covers_every_method_scope_and_amount(lenet_sweep):
+    assert len(lenet_sweep.points) == len(list_methods()) * len(SCOPES) * len(AMOUNTS)
+    for method in list_methods():
+        for scope in SCOPES:
+            assert [p.amount for p in lenet_sweep.curve(method, scope)] == list(AMOUNTS)
+
+
+def test_every_sweep_point_equals_the_single_prune_at_its_settings(lenet_sweep, small_eval):
+    for point in lenet_sweep.points:
+        single = prune_model("lenet", point.config(lenet_sweep.base_config), eval_set=small_eval)
+        assert point.sparsity == single.global_sparsity, point
+        assert point.accuracy == single.accuracy_after, point
+
+
+def test_amount_zero_is_the_dense_model(lenet_sweep):
+    dense = [p.accuracy for p in lenet_sweep.points if p.amount == 0.0]
+    assert dense == [lenet_sweep.dense_accuracy] * len(dense)
+
+
+def test_threshold_points_reach_their_sparsity_and_ignore_scope(lenet_sweep):
+    local, global_ = lenet_sweep.curve("threshold", "local"), lenet_sweep.curve("threshold", "global")
+    assert [(p.threshold, p.accuracy, p.sparsity) for p in local] == \
+           [(p.threshold, p.accuracy, p.sparsity) for p in global_]
+    for point in local:
+        assert point.threshold is not None
+        assert abs(point.sparsity - point.amount) < 1e-3     # all layers are selected: weights = conv+linear
+
+
+def test_threshold_for_sparsity_removes_that_fraction():
+    model = load_pretrained("convnet")[0]
+    for sparsity in (0.0, 0.3, 0.77):
+        threshold = threshold_for_sparsity(model, ("conv", "linear"), sparsity)
+        pruned = prune_model("convnet", PruneConfig(model="convnet", method="threshold", threshold=threshold))
+        assert abs(global_sparsity(layer_stats(pruned.model)) - sparsity) < 1e-4
+
+
+def test_sweep_reports_progress_from_0_to_1(small_eval):
+    seen = []
+    sweep("mlp", small_eval, methods=["l1_unstructured"], amounts=(0.0, 0.5),
+          progress=lambda fraction, message: seen.append((fraction, message)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert all(isinstance(m, str) and m for _, m in seen)
+
+
+def test_sweep_of_a_given_model_uses_that_model(small_eval):
+    model = load_pretrained("mlp")[0]
+    from_name = sweep("mlp", small_eval, methods=["ln_structured"], amounts=(0.5,))
+    from_module = sweep(model, small_eval, methods=["ln_structured"], amounts=(0.5,),
+                        base_config=PruneConfig(model="mlp"))
+    assert [p.accuracy for p in from_name.points] == [p.accuracy for p in from_module.points]
+
+
+def test_cached_sweep_computes_once_for_concurrent_callers(small_eval, monkeypatch):
+    calls = []
+
+    def slow_sweep(*args, **kwargs):
+        calls.append(args)
+        time.sleep(0.3)
+        return SweepResult("mlp", "fake", AMOUNTS, PruneConfig(model="mlp"), 0.5)
+
+    monkeypatch.setattr(sweep_module, "sweep", slow_sweep)
+    clear_sweep_cache()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cached_sweep("mlp", small_eval, amounts=AMOUNTS)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert len(results) == 4 and all(r is results[0] for r in results)
+    # the same data loaded again (a new DigitSet object) hits the cache; another grid does not
+    copy = DigitSet(small_eval.name, small_eval.images.clone(), small_eval.labels.clone())
+    assert cached_sweep("mlp", copy, amounts=AMOUNTS) is results[0]
+    cached_sweep("mlp", small_eval, amounts=(0.0,))
+    assert len(calls) == 2
+    clear_sweep_cache()
