@@ -6,7 +6,9 @@ import logging
 import math
 import os
 import random
-from dataclasses import dataclass, field
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -17,6 +19,10 @@ from models import get_model_entry, list_models  # noqa: E402
 from pruning import (CheckpointError, DataError, PruneConfig, PruneResult, builtin_heldout,  # noqa: E402
                      default_eval_set, get_method, list_methods, load_pretrained, prune_model)
 from pruning.evaluate import probabilities  # noqa: E402
+from pruning import finetune as tuning, inspection, plots  # noqa: E402
+from pruning.export import export_pruned  # noqa: E402
+from pruning.size import shrink_report, sparse_size  # noqa: E402
+from pruning.sweep import cached_sweep  # noqa: E402
 from pruning.sketch import SketchError, preprocess_sketch  # noqa: E402
 from pruning import views  # noqa: E402
 
@@ -24,6 +30,8 @@ log = logging.getLogger("pruning_lab")
 STRIP_SIZE = 12
 BLANK_HINT = "✏️ Draw a digit on the pad"
 SEEN_SCALE = 6
+TIME_BUDGET_S = 90.0     # a heavy request (sweep, fine-tuning, shrinking) stops after this long
+EXPORT_DIR = tempfile.mkdtemp(prefix="pruning-lab-exports-")
 SAMPLE_SEED = 0
 
 
@@ -58,6 +66,7 @@ class Session:
 
     result: PruneResult | None = None
     sample: list[int] = field(default_factory=list)
+    finetuned: tuning.FinetuneResult | None = None
 
 
 def new_sample(size: int, seed: int | None = None) -> list[int]:
@@ -138,7 +147,7 @@ def resample(session: Session | None):
     eval_set, _ = eval_set_and_note()
     if session is None or session.result is None:
         return gr.skip(), session
-    session = Session(session.result, new_sample(len(eval_set)))
+    session = replace(session, sample=new_sample(len(eval_set)))
     return views.digit_strip(session.result, eval_set, session.sample), session
 
 
@@ -150,6 +159,90 @@ def method_help(method: str):
         tags.append("uses calibration digits")
     text = f"{entry.description} _({'; '.join(tags)})_"
     return text, gr.update(visible=not entry.uses_threshold), gr.update(visible=entry.uses_threshold)
+
+
+def _current(session: Session | None) -> PruneResult:
+    if session is None or session.result is None:
+        raise gr.Error("Prune a model first: pick a setting on the left.")
+    return session.result
+
+
+def budgeted(progress: gr.Progress, seconds: float = TIME_BUDGET_S):
+    """An engine progress callback that updates the bar and stops work past the time budget."""
+    deadline = time.monotonic() + seconds
+
+    def report(fraction: float, message: str) -> None:
+        if time.monotonic() > deadline:
+            raise gr.Error(f"Stopped after {seconds:.0f} s (this server's time budget per request): "
+                           "try fewer steps or rounds.")
+        progress(fraction, desc=message)
+    return report
+
+
+def curves(session: Session | None, x_axis: str, progress=gr.Progress()):
+    """Accuracy-vs-amount curves for the selected model (computed once per server, then cached)."""
+    result = _current(session)
+    eval_set, _ = eval_set_and_note()
+    sweep = cached_sweep(result.config.model, eval_set, progress=budgeted(progress))
+    current = {"method": result.config.method, "scope": result.config.scope, "amount": result.config.amount}
+    return plots.sweep_figure(sweep, current, x_axis)
+
+
+def run_finetune(session: Session | None, steps, progress=gr.Progress()):
+    """Prune (current setting), fine-tune with masks fixed, report accuracy at each stage."""
+    config, (eval_set, _) = _current(session).config, eval_set_and_note()
+    try:
+        tuned = tuning.prune_and_finetune(config.model, config, steps=_whole(steps), eval_set=eval_set,
+                                          progress=budgeted(progress))
+    except ValueError as err:
+        raise gr.Error(str(err)) from None
+    session.finetuned = tuned
+    return views.finetune_summary(tuned), plots.finetune_figure(tuned), session
+
+
+def run_iterative(session: Session | None, rounds, steps, progress=gr.Progress()):
+    """k rounds of prune -> fine-tune up to the current amount (Han et al. style)."""
+    config, (eval_set, _) = _current(session).config, eval_set_and_note()
+    try:
+        result = tuning.iterative_prune(config.model, config, rounds=_whole(rounds), steps_per_round=_whole(steps),
+                                        eval_set=eval_set, progress=budgeted(progress))
+    except ValueError as err:
+        raise gr.Error(str(err)) from None
+    return views.iterative_table(result), plots.iterative_figure(result)
+
+
+def size_and_speed(session: Session | None, progress=gr.Progress()):
+    """Structured: dense vs masked vs shrunk network. Unstructured: file size, dense vs sparse."""
+    result, (eval_set, _) = _current(session), eval_set_and_note()
+    if get_method(result.config.method).structured:
+        progress(0.1, desc="shrinking and timing dense / masked / shrunk")
+        return views.shrink_table(shrink_report(result.config.model, result.config, eval_set))
+    return views.sparse_size_table(sparse_size(result.model))
+
+
+def export(session: Session | None, use_finetuned: bool):
+    """A self-describing file of the pruned (or pruned + fine-tuned) model to download."""
+    result = _current(session)
+    tuned = session.finetuned if use_finetuned and session.finetuned is not None \
+        and session.finetuned.config == result.config else None
+    if use_finetuned and tuned is None:
+        gr.Warning("No fine-tuned model for this setting yet: exporting the pruned one.")
+    model = tuned.model if tuned else result.model
+    name = f"{result.config.model}-{result.config.method}-{result.config.scope}-{int(time.time() * 1000)}.pt"
+    written = export_pruned(model, result.config.model, os.path.join(EXPORT_DIR, name), result.config,
+                            metrics={"accuracy_after": result.accuracy_after, "eval_set": result.eval_set})
+    return written.path, views.export_note(written)
+
+
+def inspect_layer(session: Session | None, layer: str | None):
+    """Weight-magnitude histogram (cut marked) and the filters with their masks, for one layer."""
+    result = _current(session)
+    dense = load_pretrained(result.config.model)[0]
+    layers = inspection.layer_names(dense)
+    layer = layer if layer in layers else layers[0]
+    histogram = plots.histogram_figure(inspection.weight_histogram(dense, result.model, layer))
+    grid = plots.filter_grid_figure(inspection.filter_grid(dense, result.model, layer))
+    return gr.update(choices=layers, value=layer), histogram, grid
 
 
 def model_help(model: str) -> str:
@@ -195,9 +288,48 @@ def build_demo() -> gr.Blocks:
                                                  label="Calibration digits (gradient, taylor, activation)")
                     seed = gr.Number(0, precision=0, minimum=0, label="Random seed")
             with gr.Column(scale=3, min_width=360):
-                accuracy = gr.HTML(label="Accuracy")
-                chart = gr.HTML(label="Per-layer sparsity")
-                explain = gr.Markdown(label="What was removed")
+                with gr.Tabs():
+                    with gr.Tab("Result"):
+                        accuracy = gr.HTML(label="Accuracy")
+                        chart = gr.HTML(label="Per-layer sparsity")
+                        explain = gr.Markdown(label="What was removed")
+                    with gr.Tab("Accuracy curves"):
+                        gr.Markdown("Accuracy over amounts 0–0.95 for every method and both scopes "
+                                    "(computed once per model on this server, then cached; ★ = your setting).")
+                        x_axis = gr.Radio(["amount", "sparsity"], value="amount", label="x axis")
+                        curves_button = gr.Button("Compute / show curves", variant="primary")
+                        curves_plot = gr.Plot(label="Accuracy vs pruning")
+                    with gr.Tab("Fine-tune"):
+                        gr.Markdown("Retrain the pruned model on training digits with its masks fixed "
+                                    "(pruned weights stay exactly zero).")
+                        steps = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=100, step=10, label="Steps")
+                        finetune_button = gr.Button("Prune + fine-tune", variant="primary")
+                        finetune_text = gr.Markdown()
+                        finetune_plot = gr.Plot(label="Fine-tuning")
+                        gr.Markdown("**Iterative pruning**: k rounds of prune → fine-tune up to the amount "
+                                    "on the left.")
+                        rounds = gr.Slider(1, tuning.MAX_ROUNDS, value=3, step=1, label="Rounds")
+                        round_steps = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=50, step=10,
+                                                label="Steps per round")
+                        iterative_button = gr.Button("Run iterative pruning")
+                        iterative_text = gr.Markdown()
+                        iterative_plot = gr.Plot(label="Rounds")
+                    with gr.Tab("Size & speed"):
+                        gr.Markdown("Structured methods: the pruned filters/neurons are physically removed "
+                                    "(torch-pruning) and dense, masked and shrunk networks are measured. "
+                                    "Unstructured methods: file size, dense vs sparse encodings.")
+                        size_button = gr.Button("Measure", variant="primary")
+                        size_text = gr.Markdown()
+                    with gr.Tab("Inspect"):
+                        layer = gr.Dropdown([], label="Layer", allow_custom_value=True)
+                        inspect_button = gr.Button("Show weights", variant="primary")
+                        histogram_plot = gr.Plot(label="Weight magnitudes")
+                        grid_plot = gr.Plot(label="Filters and masks")
+                    with gr.Tab("Export"):
+                        use_finetuned = gr.Checkbox(False, label="Export the fine-tuned model (if any)")
+                        export_button = gr.Button("Export pruned model", variant="primary")
+                        export_file = gr.File(label="Download", interactive=False)
+                        export_text = gr.Markdown()
         gr.Markdown("### Your digit\nDraw a digit: it is cropped, scaled into 20×20 and centred like MNIST.")
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
@@ -228,6 +360,16 @@ def build_demo() -> gr.Blocks:
               update, controls, outputs, trigger_mode="always_last", api_name="update")
         demo.load(page_header, None, header, queue=False, api_visibility="private")
         resample_button.click(resample, session, [strip, session], api_name="resample")
+        heavy = dict(concurrency_limit=1, concurrency_id="heavy")
+        curves_button.click(curves, [session, x_axis], curves_plot, api_name="curves", **heavy)
+        finetune_button.click(run_finetune, [session, steps], [finetune_text, finetune_plot, session],
+                              api_name="finetune", **heavy)
+        iterative_button.click(run_iterative, [session, rounds, round_steps], [iterative_text, iterative_plot],
+                               api_name="iterative", **heavy)
+        size_button.click(size_and_speed, session, size_text, api_name="size", **heavy)
+        inspect_button.click(inspect_layer, [session, layer], [layer, histogram_plot, grid_plot],
+                             api_name="inspect")
+        export_button.click(export, [session, use_finetuned], [export_file, export_text], api_name="export")
     return demo
 
 

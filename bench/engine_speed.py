@@ -3,8 +3,11 @@ torch.nn.utils.prune + an evaluation loop, and the convnet's speed-up from remov
 from __future__ import annotations
 
 import copy
+import os
 import sys
-from typing import Callable
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.utils.prune as prune
@@ -16,6 +19,25 @@ TARGETS_MS = {"lenet": 150.0, "convnet": 600.0, "mlp": None}
 AMOUNTS = [0.3, 0.5, 0.7, 0.9]     # cycled: every call re-prunes with a new setting
 N_DIGITS = 13                      # digits whose class probabilities are reported, as in the app
 MAX_RATIO, MIN_SHRINK_SPEEDUP = 1.10, 2.0
+
+
+@contextmanager
+def background_load() -> Iterator[dict]:
+    """Measures how many cores other processes kept busy meanwhile (Linux /proc/stat; else None):
+    these benchmarks share 2 cores with whatever else runs, so every row says how loaded it was."""
+    def busy() -> float | None:
+        try:
+            with open("/proc/stat") as f:
+                ticks = [int(v) for v in f.readline().split()[1:]]
+        except OSError:
+            return None
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")    # all but idle, iowait
+    mine, busy_before, start, out = sum(os.times()[:2]), busy(), time.perf_counter(), {}
+    yield out
+    busy_after, elapsed = busy(), time.perf_counter() - start
+    if busy_before is not None and busy_after is not None:
+        others = busy_after - busy_before - (sum(os.times()[:2]) - mine)
+        out["background_cores"] = round(max(0.0, others) / elapsed, 2)
 
 
 def _cycled(fn: Callable[[float], object]) -> Callable[[], object]:
@@ -77,19 +99,24 @@ def run(quick: bool = False) -> list[dict]:
     repeats = 5 if quick else 21
     rows = []
     for model_name, target in TARGETS_MS.items():
-        samples = repeat(_cycled(_engine(model_name, eval_set, digits)), repeats, warmup=2)
+        with background_load() as load:
+            samples = repeat(_cycled(_engine(model_name, eval_set, digits)), repeats, warmup=2)
         rows.append(record(f"P2 prune+evaluate {model_name} ({eval_set.describe()})", samples, "ms", target,
-                           scale=1000))
+                           scale=1000, **load))
     for model_name in ("lenet", "convnet"):
         for fast, label in ((False, "plain loop"), (True, "same fast evaluation")):
-            engine, raw = alternate(_cycled(_engine(model_name, eval_set, digits)),
-                                    _cycled(_raw(model_name, eval_set, digits, fast)), repeats, warmup=2)
+            with background_load() as load:
+                engine, raw = alternate(_cycled(_engine(model_name, eval_set, digits)),
+                                        _cycled(_raw(model_name, eval_set, digits, fast)), repeats, warmup=2)
             rows.append(record(f"P2b engine / raw prune+{label} {model_name}",
-                               [a / b for a, b in zip(engine, raw)], "x", MAX_RATIO))
-    rows.append(_shrink_speedup(eval_set, repeats))
+                               [a / b for a, b in zip(engine, raw)], "x", MAX_RATIO, **load))
+    with background_load() as load:
+        rows.append({**_shrink_speedup(eval_set, repeats), **load})
     return rows
 
 
 if __name__ == "__main__":
     from bench.__main__ import print_table
-    print_table(run("--quick" in sys.argv))
+    results = run("--quick" in sys.argv)
+    print_table(results)
+    print("other processes' busy cores during each row:", [r.get("background_cores") for r in results])

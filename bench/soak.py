@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 from gradio_client import Client, handle_file
+from PIL import Image, ImageDraw
 
 from bench.common import ROOT, free_port, mnist_dir, record, stop, wait_for_http
 
@@ -29,47 +30,55 @@ RSS_GROWTH_TARGET_MB, WORST_CASE_TARGET_S = 50.0, 10.0
 
 @dataclass
 class Soak:
-    """What one soak run saw."""
+    """What one soak run saw. RSS is sampled with no request in flight (idle): after the warm-up (every
+    model x method, by every worker at once) and then after every `every` of the `requests` requests."""
 
     requests: int
-    warmup: int
-    curve: list[tuple[int, float]] = field(default_factory=list)   # (requests done, server RSS MB)
-    latencies: list[float] = field(default_factory=list)           # seconds per request, all requests
+    every: int
+    curve: list[tuple[int, float]] = field(default_factory=list)   # (requests done, idle server RSS MB)
+    started_mb: float = 0.0                                         # idle RSS before any request
+    peak_mb: float = 0.0                                            # highest RSS seen (sampled every 0.2 s)
+    latencies: list[float] = field(default_factory=list)           # seconds per request, after warm-up
     errors: list[str] = field(default_factory=list)
     worst_case: list[float] = field(default_factory=list)          # seconds, WORST_CASE on an idle server
     temp_files: int = 0
     temp_mb: float = 0.0
     server_log: str = ""                                            # the end of the server's output
 
-    def rss_at(self, done: int) -> float:
-        return next(rss for count, rss in self.curve if count >= done)
-
     @property
     def growth_mb(self) -> float:
-        """RSS at the end minus RSS after warm-up."""
-        return self.curve[-1][1] - self.rss_at(self.warmup)
+        """Idle RSS after the last request minus idle RSS after the warm-up."""
+        return self.curve[-1][1] - self.curve[0][1]
 
 
-def random_request(rng: random.Random, sketch_path: str) -> tuple[list, str]:
-    """(inputs, api name): mostly /update with a random setting (a drawn digit now and then), or /resample."""
-    if rng.random() < 0.1:
-        return [], "/resample"
-    sketch = ({"background": None, "layers": [], "composite": handle_file(sketch_path)}
-              if rng.random() < 0.25 else None)
-    scope = rng.choice(["local", "global"])
-    return [rng.choice(MODELS), rng.choice(METHODS), rng.choice([0.1, 0.3, 0.5, 0.7, 0.9]),
-            rng.choice([0.02, 0.05, 0.1]), scope, False, 0.2, 0.4, ["conv", "linear"],
-            rng.choice([64, 256]), rng.choice(["L1", "L2"]), rng.randrange(3), sketch], "/update"
+@dataclass
+class Session:
+    """One simulated user: a gradio_client session with its own drawing."""
+
+    client: Client
+    sketch_path: str
 
 
-def drawn_digit(directory: Path) -> str:
-    """A PNG of a thick "7" drawn on a white 280x280 canvas, as the sketchpad would send it."""
-    from PIL import Image, ImageDraw
+def drawn_digit(path: Path, variant: int) -> str:
+    """A PNG of a thick "7" on a white 280x280 canvas, slightly different for every session."""
     image = Image.new("RGB", (280, 280), "white")
-    ImageDraw.Draw(image).line([(70, 60), (210, 60), (120, 230)], fill="black", width=22)
-    path = directory / "seven.png"
+    shift, slant = variant % 5 * 6, variant // 5 * 8
+    ImageDraw.Draw(image).line([(70 + shift, 60), (210 + shift, 60), (120 + shift - slant, 230)],
+                               fill="black", width=18 + variant % 3 * 4)
     image.save(path)
     return str(path)
+
+
+def random_request(rng: random.Random, session: Session) -> tuple[list, str]:
+    """(inputs, api name): mostly /update with a random setting (the session's drawing now and then),
+    sometimes /resample."""
+    if rng.random() < 0.1:
+        return [], "/resample"
+    sketch = ({"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
+              if rng.random() < 0.25 else None)
+    return [rng.choice(MODELS), rng.choice(METHODS), rng.choice([0.1, 0.3, 0.5, 0.7, 0.9]),
+            rng.choice([0.02, 0.05, 0.1]), rng.choice(["local", "global"]), False, 0.2, 0.4,
+            ["conv", "linear"], rng.choice([64, 256]), rng.choice(["L1", "L2"]), rng.randrange(3), sketch], "/update"
 
 
 def start_server(port: int, temp: str, log: Path) -> subprocess.Popen:
@@ -80,48 +89,70 @@ def start_server(port: int, temp: str, log: Path) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def send(result: Soak, lock: threading.Lock, rng: random.Random, sessions: list[Session], count: int) -> None:
+    """`count` random requests from one worker thread, each from one of its sessions."""
+    for _ in range(count):
+        session = rng.choice(sessions)
+        inputs, api_name = random_request(rng, session)
+        start = time.perf_counter()
+        try:
+            session.client.predict(*inputs, api_name=api_name)
+        except Exception as err:  # noqa: BLE001  (counted)
+            with lock:
+                result.errors.append(f"{api_name} {inputs[:5]}: {err}")
+        with lock:
+            result.latencies.append(time.perf_counter() - start)
+
+
+def warm_up(session: Session) -> None:
+    """Every model with every method once, with the session's drawing, then a new digit sample."""
+    sketch = {"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
+    for model in dict.fromkeys(MODELS):
+        for method in dict.fromkeys(METHODS):
+            session.client.predict(model, method, *DEFAULT[2:], sketch, api_name="/update")
+    session.client.predict(api_name="/resample")
+
+
+def in_parallel(jobs: list[tuple]) -> None:
+    threads = [threading.Thread(target=job, args=args) for job, *args in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def load_phase(result: Soak, url: str, server: psutil.Process, drawings: Path) -> None:
+    """Warm-up, then the requests in blocks of `every` from WORKERS threads; idle RSS after each block."""
+    result.started_mb = server.memory_info().rss / 2**20
+    workers = [(random.Random(worker), [Session(Client(url, verbose=False),
+                                                drawn_digit(drawings / f"{worker}-{i}.png", 2 * worker + i))
+                                        for i in range(SESSIONS_PER_WORKER)]) for worker in range(WORKERS)]
+    in_parallel([(warm_up, session) for _, sessions in workers for session in sessions])
+    lock, stopped = threading.Lock(), threading.Event()
+
+    def watch_peak() -> None:
+        while not stopped.wait(0.2):
+            result.peak_mb = max(result.peak_mb, server.memory_info().rss / 2**20)
+
+    threading.Thread(target=watch_peak, daemon=True).start()
+    for done in range(0, result.requests + 1, result.every):
+        if done:
+            in_parallel([(send, result, lock, rng, sessions, result.every // WORKERS) for rng, sessions in workers])
+        time.sleep(1.0)                                  # nothing in flight: what the server keeps
+        result.curve.append((done, server.memory_info().rss / 2**20))
+    stopped.set()
+
+
 def soak(quick: bool = False) -> Soak:
-    """Start the app in its own process, send the requests from WORKERS threads, sample its RSS."""
-    result = Soak(requests=200 if quick else 1000, warmup=50 if quick else 200)
-    every = 50 if quick else 100
-    with tempfile.TemporaryDirectory(prefix="soak-") as temp, tempfile.TemporaryDirectory() as logs:
-        port, log = free_port(), Path(logs) / "server.log"
+    """Start the app in its own process, run the load, then time the worst-case request alone."""
+    result = Soak(requests=200 if quick else 1000, every=40 if quick else 100)
+    with tempfile.TemporaryDirectory(prefix="soak-") as temp, tempfile.TemporaryDirectory() as own:
+        port, log = free_port(), Path(own) / "server.log"
         process = start_server(port, temp, log)
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_for_http(url, process)
-            server = psutil.Process(process.pid)
-            result.curve.append((0, server.memory_info().rss / 2**20))
-            sketch_path = drawn_digit(Path(tempfile.mkdtemp(dir=temp)))
-            counter, lock = iter(range(1, result.requests + 1)), threading.Lock()
-
-            def worker(seed: int) -> None:
-                rng = random.Random(seed)
-                clients = [Client(url, verbose=False) for _ in range(SESSIONS_PER_WORKER)]
-                for client in clients:                       # every session starts with a setting
-                    client.predict(*DEFAULT, None, api_name="/update")
-                while True:
-                    with lock:
-                        done = next(counter, None)
-                    if done is None:
-                        return
-                    inputs, api_name = random_request(rng, sketch_path)
-                    start = time.perf_counter()
-                    try:
-                        rng.choice(clients).predict(*inputs, api_name=api_name)
-                    except Exception as err:  # noqa: BLE001  (counted)
-                        result.errors.append(f"{api_name} {inputs[:5]}: {err}")
-                    with lock:
-                        result.latencies.append(time.perf_counter() - start)
-                        if done % every == 0:
-                            result.curve.append((done, server.memory_info().rss / 2**20))
-
-            threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(WORKERS)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            result.curve.sort()
+            load_phase(result, url, psutil.Process(process.pid), Path(own))
             idle = Client(url, verbose=False)
             for seed in range(10, 12 if quick else 13):      # a new seed each time: really recomputed
                 start = time.perf_counter()
@@ -144,8 +175,9 @@ def metrics(result: Soak) -> list[dict]:
     latencies = result.latencies
     curve = [[done, round(rss, 1)] for done, rss in result.curve]
     return [
-        record(f"soak: server RSS growth after {result.warmup}-request warm-up ({result.requests} requests)",
-               [result.growth_mb], "MB", RSS_GROWTH_TARGET_MB, rss_curve_mb=curve),
+        record(f"soak: idle RSS growth over {result.requests} requests after warm-up",
+               [result.growth_mb], "MB", RSS_GROWTH_TARGET_MB, rss_curve_mb=curve,
+               rss_started_mb=round(result.started_mb, 1), rss_peak_mb=round(result.peak_mb, 1)),
         record("soak: errors", [float(len(result.errors))], "count", 0.0, first_errors=result.errors[:3]),
         record(f"soak: latency p50, {WORKERS} clients", [statistics.median(latencies)], "s", None),
         record(f"soak: latency p95, {WORKERS} clients", [percentile(latencies, 0.95)], "s", None),
@@ -163,9 +195,12 @@ def run(quick: bool = False) -> list[dict]:
 if __name__ == "__main__":
     from bench.__main__ import print_table
     outcome = soak("--quick" in sys.argv)
-    print("requests done, server RSS (MB)")
+    print(f"idle server RSS before any request: {outcome.started_mb:.1f} MB")
+    print("requests done after warm-up, idle server RSS (MB)")
     for done, rss in outcome.curve:
         print(f"{done:>13}  {rss:8.1f}")
+    print(f"peak RSS while loaded: {outcome.peak_mb:.1f} MB; temp dir: {outcome.temp_files} files, "
+          f"{outcome.temp_mb:.2f} MB")
     for error in outcome.errors[:5]:
         print("ERROR", error)
     if outcome.errors:

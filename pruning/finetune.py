@@ -22,7 +22,7 @@ from .methods import get_method
 from .pruner import prunable_layers
 from .shrink import permanent_copy
 from .stats import global_sparsity, layer_stats
-from .sweep import threshold_for_sparsity
+from .sweep import single_threaded, threshold_for_sparsity
 from .train import random_affine
 
 Progress = Callable[[float, str], None]
@@ -31,7 +31,7 @@ MAX_FINETUNE_STEPS = 300        # optimizer steps of one fine-tuning run
 MAX_ROUNDS = 10                 # rounds of iterative pruning
 MAX_TOTAL_STEPS = 1000          # rounds x steps per round, iterative pruning
 MAX_BATCH_SIZE = 256
-DEFAULT_STEPS, DEFAULT_LR, DEFAULT_BATCH_SIZE = 100, 5e-4, 64
+DEFAULT_STEPS, DEFAULT_LR, DEFAULT_BATCH_SIZE = 100, 1e-3, 64
 BISECTION_STEPS = 12            # iterative: amount search when old + new masks overshoot the target
 TARGET_TOLERANCE = 0.005
 
@@ -78,6 +78,7 @@ def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: 
     training script's normalization, padding and random-affine augmentation. A pruned layer
     computes weight = weight_orig * weight_mask; the mask is a buffer, so the gradient reaching
     weight_orig is zero where pruned and every pruned weight (and masked bias) stays exactly 0.
+    Runs with one intra-op thread: a step is many tiny operators (see sweep.single_threaded).
     """
     _check_int(steps, "steps", 1, MAX_FINETUNE_STEPS, "MAX_FINETUNE_STEPS")
     _check_int(batch_size, "batch size", 1, MAX_BATCH_SIZE, "MAX_BATCH_SIZE")
@@ -89,7 +90,7 @@ def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: 
     tuned = copy.deepcopy(model).train().requires_grad_(True)
     optimizer = torch.optim.Adam(tuned.parameters(), lr=lr)
     order, position, losses = torch.randperm(len(labels), generator=generator), 0, []
-    with torch.enable_grad():
+    with torch.enable_grad(), single_threaded():
         for step in range(steps):
             if position + batch_size > len(order):
                 order, position = torch.randperm(len(labels), generator=generator), 0

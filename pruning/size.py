@@ -101,16 +101,19 @@ def model_cost(label: str, model: nn.Module, model_name: str, eval_set: DigitSet
 
 
 def csr_encode(model: nn.Module) -> dict[str, Any]:
-    """The model's effective weights with every conv / linear weight as CSR (rows = output units):
-    int32 row pointers, int16 column indices where they fit (else int32), float32 values.
-    Other tensors (biases) stay dense."""
+    """The model's effective weights with every conv / linear weight in CSR form (rows = output
+    units): int32 row pointers, int16 column indices where they fit (else int32), float32 values
+    of the nonzero weights. Other tensors (biases) stay dense."""
     encoded: dict[str, Any] = {}
     for name, tensor in permanent_copy(model).state_dict().items():
         if name.endswith("weight") and tensor.dim() >= 2:
-            matrix = tensor.reshape(tensor.shape[0], -1).to_sparse_csr()            # (out, fan_in)
+            matrix = tensor.reshape(tensor.shape[0], -1)                            # (out, fan_in)
+            rows, columns = (matrix != 0).nonzero(as_tuple=True)                    # row-major order
+            per_row = torch.bincount(rows, minlength=matrix.shape[0])               # (out,)
             index_type = torch.int16 if matrix.shape[1] <= torch.iinfo(torch.int16).max else torch.int32
-            encoded[name] = {"shape": list(tensor.shape), "crow": matrix.crow_indices().to(torch.int32),
-                             "col": matrix.col_indices().to(index_type), "values": matrix.values()}
+            encoded[name] = {"shape": list(tensor.shape),
+                             "crow": torch.cat([per_row.new_zeros(1), per_row.cumsum(0)]).to(torch.int32),
+                             "col": columns.to(index_type), "values": matrix[rows, columns].clone()}
         else:
             encoded[name] = tensor
     return encoded
@@ -121,11 +124,11 @@ def csr_decode(encoded: dict[str, Any]) -> dict[str, torch.Tensor]:
     state = {}
     for name, item in encoded.items():
         if isinstance(item, dict):
-            rows = len(item["crow"]) - 1
-            columns = int(torch.tensor(item["shape"][1:]).prod())
-            matrix = torch.sparse_csr_tensor(item["crow"].long(), item["col"].long(), item["values"],
-                                             size=(rows, columns))
-            state[name] = matrix.to_dense().reshape(item["shape"])
+            crow = item["crow"].long()
+            matrix = item["values"].new_zeros(len(crow) - 1, int(torch.tensor(item["shape"][1:]).prod()))
+            rows = torch.repeat_interleave(torch.arange(len(crow) - 1), crow.diff())
+            matrix[rows, item["col"].long()] = item["values"]
+            state[name] = matrix.reshape(item["shape"])
         else:
             state[name] = item
     return state

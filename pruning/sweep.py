@@ -129,9 +129,17 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
 
     Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
     Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
-    evaluated once.
+    evaluated once. Runs with one intra-op thread (single_threaded); evaluation itself uses the
+    engine's evaluation path.
     base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
     """
+    with single_threaded():
+        return _sweep(name_or_model, eval_set, methods or list_methods(), scopes, tuple(amounts), base_config,
+                      progress)
+
+
+def _sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str], scopes: tuple[str, ...],
+           amounts: tuple[float, ...], base_config: PruneConfig | None, progress: Progress | None) -> SweepResult:
     started = time.perf_counter()
     model_name = name_or_model if isinstance(name_or_model, str) else (base_config or PruneConfig()).model
     base = replace(base_config or PruneConfig(model=model_name), model=model_name)
@@ -140,11 +148,11 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
     result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base, dense_accuracy)
     evaluated: dict[str, float] = {"dense": dense_accuracy}
     calibration = ImportanceContext(base_model, {}, base).calibration_batch()   # the digits prune_model draws
-    lines = [(method, scope) for method in (methods or list_methods()) for scope in scopes]
+    lines = [(method, scope) for method in methods for scope in scopes]
     for i, (method, scope) in enumerate(lines):
         if progress is not None:
             progress(i / len(lines), f"sweeping {method} / {scope}")
-        configs = _line_configs(base, base_model, method, scope, tuple(amounts))
+        configs = _line_configs(base, base_model, method, scope, amounts)
         pruned = [prune_model(name_or_model, config, calibration=calibration) for config in configs]
         keys = [_mask_fingerprint(p.model) for p in pruned]
         for key, p in zip(keys, pruned):

@@ -139,3 +139,61 @@ CSS = """
 .pl-digit.pl-flip{border-color:#e4572e;background:#fff3ef}.pl-digit.pl-wrong figcaption b{color:#d0312d}
 .pl-strip-note{color:#666;font-size:12px;margin-top:4px}
 """
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1024:,.1f} KiB"
+
+
+def shrink_table(report) -> str:
+    """Markdown: dense vs masked vs shrunk (parameters, MACs, file size, latency, accuracy)."""
+    lines = ["| | parameters | MACs / digit | file | CPU latency (whole eval set) | accuracy |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for label, cost in report.costs.items():
+        latency = "–" if cost.latency_ms is None else f"{cost.latency_ms:,.0f} ms"
+        lines.append(f"| **{label}** | {cost.params:,} | {cost.macs:,} | {_size(cost.file_bytes)} | "
+                     f"{latency} | {100 * report.accuracy[label]:.2f}% |")
+    widths = ", ".join(f"{name} {before}→{after}" for name, (before, after) in report.widths.items())
+    check = "equal" if report.outputs_match else "DIFFERENT"
+    speedup = "" if report.speedup is None else f" Shrunk is **{report.speedup:.2f}×** faster than dense."
+    return "\n".join(lines) + (f"\n\nUnits per layer: {widths}. Shrunk vs masked outputs are **{check}** "
+                               f"(max |difference| {report.max_abs_difference:.1e} over {report.eval_set})."
+                               f"{speedup} Latency: median of repeated runs on this server's CPU.")
+
+
+def sparse_size_table(size) -> str:
+    """Markdown: file size of an unstructured-pruned model, dense vs sparse encodings."""
+    return "\n".join([
+        f"Weight sparsity **{100 * size.sparsity:.1f}%**.", "",
+        "| encoding | file size |", "|---|---:|",
+        f"| dense state_dict (zeros stored like any weight) | {_size(size.dense_bytes)} |",
+        f"| masked state_dict (weight_orig + weight_mask) | {_size(size.masked_bytes)} |",
+        f"| CSR (values + column indices + row pointers) | {_size(size.csr_bytes)} |",
+        f"| dense, zlib-compressed | {_size(size.zlib_bytes)} |", "", f"⚠️ {size.note}"])
+
+
+def finetune_summary(result) -> str:
+    """One line: accuracy dense -> pruned -> fine-tuned."""
+    return (f"Accuracy on {result.eval_set}: dense **{100 * result.accuracy_dense:.2f}%** → pruned "
+            f"**{100 * result.accuracy_pruned:.2f}%** → after {result.steps} fine-tuning steps "
+            f"**{100 * result.accuracy_finetuned:.2f}%** (sparsity {100 * result.sparsity:.1f}%, pruned weights "
+            f"stay exactly zero; {result.seconds:.1f} s).")
+
+
+def iterative_table(result) -> str:
+    """Markdown: one row per round of iterative pruning."""
+    lines = [f"Dense accuracy {100 * result.accuracy_dense:.2f}% on {result.eval_set}.", "",
+             "| round | target | sparsity | after pruning | after fine-tuning |", "|---:|---:|---:|---:|---:|"]
+    for r in result.rounds:
+        lines.append(f"| {r.round} | {100 * r.target:.1f}% | {100 * r.sparsity:.1f}% | "
+                     f"{100 * r.accuracy_pruned:.2f}% | {100 * r.accuracy_finetuned:.2f}% |")
+    return "\n".join(lines)
+
+
+def export_note(export) -> str:
+    """What was written, and how to load it."""
+    kind = "shrunk architecture (removed units are gone)" if export.shrunk else "masks made permanent"
+    return (f"Wrote `{export.path.rsplit('/', 1)[-1]}` ({_size(export.file_bytes)}, {kind}; "
+            f"{export.nonzero_params:,} / {export.total_params:,} nonzero parameters, sha256 "
+            f"`{export.sha256[:12]}…`). Load it with `python -m pruning --checkpoint FILE` or "
+            "`pruning.load_checkpoint(FILE)`; in plain PyTorch see docs/ADVANCED.md.")
