@@ -111,7 +111,8 @@ def run(quick: bool = False) -> list[dict]:
             rows.append(record(f"P2b engine / raw prune+{label} {model_name}",
                                [a / b for a, b in zip(engine, raw)], "x", MAX_RATIO, **load))
     with background_load() as load:
-        rows.append({**_shrink_speedup(eval_set, repeats), **load})
+        row = _shrink_speedup(eval_set, repeats)
+    rows.append({**row, **load})
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -26,16 +27,26 @@ METHODS = ["l1_unstructured"] * 4 + ["ln_structured"] * 2 + ["random_unstructure
 DEFAULT = ["lenet", "l1_unstructured", 0.5, 0.05, "global", False, 0.2, 0.4, ["conv", "linear"], 256, "L1", 0]
 WORST_CASE = ["convnet", "gradient", 0.5, 0.05, "global", False, 0.2, 0.4, ["conv", "linear"], 1024, "L1"]
 RSS_GROWTH_TARGET_MB, WORST_CASE_TARGET_S = 50.0, 10.0
+# The server: `python app.py`, plus a SIGUSR1 handler that hands glibc's free heap back to the kernel
+# (malloc_trim), so that idle RSS can be read both as the kernel sees it and without free heap pages.
+SERVER = """
+import ctypes, runpy, signal, sys
+libc = ctypes.CDLL("libc.so.6")
+signal.signal(signal.SIGUSR1, lambda *_: libc.malloc_trim(0))
+sys.argv = ["app.py"]
+runpy.run_path("app.py", run_name="__main__")
+"""
 
 
 @dataclass
 class Soak:
     """What one soak run saw. RSS is sampled with no request in flight (idle): after the warm-up (every
-    model x method, by every worker at once) and then after every `every` of the `requests` requests."""
+    model x method, by every worker at once) and then after every `every` of the `requests` requests;
+    each time as it is, then after malloc_trim (without the allocator's free heap: the leak signal)."""
 
     requests: int
     every: int
-    curve: list[tuple[int, float]] = field(default_factory=list)   # (requests done, idle server RSS MB)
+    curve: list[tuple[int, float, float]] = field(default_factory=list)  # (done, idle RSS, trimmed) MB
     started_mb: float = 0.0                                         # idle RSS before any request
     peak_mb: float = 0.0                                            # highest RSS seen (sampled every 0.2 s)
     latencies: list[float] = field(default_factory=list)           # seconds per request, after warm-up
@@ -47,8 +58,8 @@ class Soak:
 
     @property
     def growth_mb(self) -> float:
-        """Idle RSS after the last request minus idle RSS after the warm-up."""
-        return self.curve[-1][1] - self.curve[0][1]
+        """Idle RSS after malloc_trim, after the last request minus after the warm-up (MB)."""
+        return self.curve[-1][2] - self.curve[0][2]
 
 
 @dataclass
@@ -60,11 +71,11 @@ class Session:
 
 
 def drawn_digit(path: Path, variant: int) -> str:
-    """A PNG of a thick "7" on a white 280x280 canvas, slightly different for every session."""
+    """A PNG of a thick "7" on a white 280x280 canvas, of a different shape for every session (so that
+    no two sessions get the same 28x28 digit: gradio stores equal output images under one file name)."""
     image = Image.new("RGB", (280, 280), "white")
-    shift, slant = variant % 5 * 6, variant // 5 * 8
-    ImageDraw.Draw(image).line([(70 + shift, 60), (210 + shift, 60), (120 + shift - slant, 230)],
-                               fill="black", width=18 + variant % 3 * 4)
+    corner, foot = (210 - 9 * variant, 60 + 4 * variant), (110 + 11 * variant, 235 - 6 * variant)
+    ImageDraw.Draw(image).line([(70, 60), corner, foot], fill="black", width=16 + 3 * (variant % 4))
     image.save(path)
     return str(path)
 
@@ -86,7 +97,8 @@ def start_server(port: int, temp: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
            "PRUNING_LAB_DATA_DIR": mnist_dir(), "GRADIO_TEMP_DIR": temp}
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
 
 
 def send(result: Soak, lock: threading.Lock, rng: random.Random, sessions: list[Session], count: int) -> None:
@@ -104,13 +116,26 @@ def send(result: Soak, lock: threading.Lock, rng: random.Random, sessions: list[
             result.latencies.append(time.perf_counter() - start)
 
 
-def warm_up(session: Session) -> None:
+def warm_up(result: Soak, lock: threading.Lock, session: Session) -> None:
     """Every model with every method once, with the session's drawing, then a new digit sample."""
     sketch = {"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
-    for model in dict.fromkeys(MODELS):
-        for method in dict.fromkeys(METHODS):
-            session.client.predict(model, method, *DEFAULT[2:], sketch, api_name="/update")
-    session.client.predict(api_name="/resample")
+    calls = [([model, method, *DEFAULT[2:], sketch], "/update")
+             for model in dict.fromkeys(MODELS) for method in dict.fromkeys(METHODS)]
+    for inputs, api_name in calls + [([], "/resample")]:
+        try:
+            session.client.predict(*inputs, api_name=api_name)
+        except Exception as err:  # noqa: BLE001  (counted)
+            with lock:
+                result.errors.append(f"warm-up {api_name} {inputs[:2]}: {err}")
+
+
+def idle_rss(server: psutil.Process) -> tuple[float, float]:
+    """(RSS, RSS after malloc_trim) in MB, with no request in flight."""
+    time.sleep(1.0)
+    rss = server.memory_info().rss / 2**20
+    server.send_signal(signal.SIGUSR1)
+    time.sleep(1.0)
+    return rss, server.memory_info().rss / 2**20
 
 
 def in_parallel(jobs: list[tuple]) -> None:
@@ -127,8 +152,8 @@ def load_phase(result: Soak, url: str, server: psutil.Process, drawings: Path) -
     workers = [(random.Random(worker), [Session(Client(url, verbose=False),
                                                 drawn_digit(drawings / f"{worker}-{i}.png", 2 * worker + i))
                                         for i in range(SESSIONS_PER_WORKER)]) for worker in range(WORKERS)]
-    in_parallel([(warm_up, session) for _, sessions in workers for session in sessions])
     lock, stopped = threading.Lock(), threading.Event()
+    in_parallel([(warm_up, result, lock, session) for _, sessions in workers for session in sessions])
 
     def watch_peak() -> None:
         while not stopped.wait(0.2):
@@ -138,8 +163,7 @@ def load_phase(result: Soak, url: str, server: psutil.Process, drawings: Path) -
     for done in range(0, result.requests + 1, result.every):
         if done:
             in_parallel([(send, result, lock, rng, sessions, result.every // WORKERS) for rng, sessions in workers])
-        time.sleep(1.0)                                  # nothing in flight: what the server keeps
-        result.curve.append((done, server.memory_info().rss / 2**20))
+        result.curve.append((done, *idle_rss(server)))
     stopped.set()
 
 
@@ -173,9 +197,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def metrics(result: Soak) -> list[dict]:
     latencies = result.latencies
-    curve = [[done, round(rss, 1)] for done, rss in result.curve]
+    curve = [[done, round(rss, 1), round(trimmed, 1)] for done, rss, trimmed in result.curve]
     return [
-        record(f"soak: idle RSS growth over {result.requests} requests after warm-up",
+        record(f"soak: idle RSS growth, {result.requests} requests after warm-up (trimmed)",
                [result.growth_mb], "MB", RSS_GROWTH_TARGET_MB, rss_curve_mb=curve,
                rss_started_mb=round(result.started_mb, 1), rss_peak_mb=round(result.peak_mb, 1)),
         record("soak: errors", [float(len(result.errors))], "count", 0.0, first_errors=result.errors[:3]),
@@ -196,9 +220,10 @@ if __name__ == "__main__":
     from bench.__main__ import print_table
     outcome = soak("--quick" in sys.argv)
     print(f"idle server RSS before any request: {outcome.started_mb:.1f} MB")
-    print("requests done after warm-up, idle server RSS (MB)")
-    for done, rss in outcome.curve:
-        print(f"{done:>13}  {rss:8.1f}")
+    print("requests done after warm-up   idle RSS (MB)   idle RSS after malloc_trim (MB)")
+    print("(an idle RSS is taken before that point's trim: what the server held since the previous one)")
+    for done, rss, trimmed in outcome.curve:
+        print(f"{done:>28}  {rss:13.1f}  {trimmed:16.1f}")
     print(f"peak RSS while loaded: {outcome.peak_mb:.1f} MB; temp dir: {outcome.temp_files} files, "
           f"{outcome.temp_mb:.2f} MB")
     for error in outcome.errors[:5]:

@@ -43,10 +43,12 @@ def _check_int(value: Any, what: str, low: int, high: int, cap_name: str = "") -
     return value
 
 
-def _check_lr(lr: Any) -> float:
+def _check_training(steps: Any, lr: Any, batch_size: Any) -> None:
+    """Caps and ranges of one fine-tuning run; a clear ValueError before any work."""
+    _check_int(steps, "steps", 1, MAX_FINETUNE_STEPS, "MAX_FINETUNE_STEPS")
+    _check_int(batch_size, "batch size", 1, MAX_BATCH_SIZE, "MAX_BATCH_SIZE")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 0.1:
         raise ValueError(f"learning rate must be a number in (0, 0.1], got {lr!r}")
-    return float(lr)
 
 
 @dataclass
@@ -80,9 +82,7 @@ def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: 
     weight_orig is zero where pruned and every pruned weight (and masked bias) stays exactly 0.
     Runs with one intra-op thread: a step is many tiny operators (see sweep.single_threaded).
     """
-    _check_int(steps, "steps", 1, MAX_FINETUNE_STEPS, "MAX_FINETUNE_STEPS")
-    _check_int(batch_size, "batch size", 1, MAX_BATCH_SIZE, "MAX_BATCH_SIZE")
-    lr = _check_lr(lr)
+    _check_training(steps, lr, batch_size)
     train = package_train_digits()
     images, labels = normalize(train.images), train.labels          # (N, 1, 28, 28), (N,)
     padding = get_model_entry(model_name).input_padding
@@ -125,14 +125,17 @@ def prune_and_finetune(name_or_model: str | nn.Module, config: PruneConfig, step
                        progress: Progress | None = None) -> FinetuneResult:
     """prune_model(name_or_model, config), then finetune() the masked model; with `eval_set`,
     accuracy of the dense, the pruned and the fine-tuned model."""
-    _check_int(steps, "steps", 1, MAX_FINETUNE_STEPS, "MAX_FINETUNE_STEPS")
+    _check_training(steps, lr, batch_size)
     started = time.perf_counter()
-    pruned = prune_model(name_or_model, config, eval_set=eval_set)
+    with single_threaded():
+        pruned = prune_model(name_or_model, config)
+    dense = load_pretrained(config.model)[0] if isinstance(name_or_model, str) else name_or_model
     tuned, losses = finetune(pruned.model, config.model, steps, lr, batch_size, seed, progress=progress)
     result = FinetuneResult(config, steps, losses, global_sparsity(layer_stats(tuned)), model=tuned)
     if eval_set is not None:
         result.eval_set = eval_set.describe()
-        result.accuracy_dense, result.accuracy_pruned = pruned.accuracy_before, pruned.accuracy_after
+        result.accuracy_dense = accuracy(dense, config.model, eval_set)
+        result.accuracy_pruned = accuracy(pruned.model, config.model, eval_set)
         result.accuracy_finetuned = accuracy(tuned, config.model, eval_set)
     result.seconds = time.perf_counter() - started
     return result
@@ -236,9 +239,9 @@ def _prune_round(plain: nn.Module, config: PruneConfig, target: float,
     return best
 
 
-def _check_iterative(rounds: int, steps_per_round: int) -> None:
+def _check_iterative(rounds: int, steps_per_round: int, lr: float, batch_size: int) -> None:
     _check_int(rounds, "rounds", 1, MAX_ROUNDS, "MAX_ROUNDS")
-    _check_int(steps_per_round, "steps per round", 1, MAX_FINETUNE_STEPS, "MAX_FINETUNE_STEPS")
+    _check_training(steps_per_round, lr, batch_size)
     if rounds * steps_per_round > MAX_TOTAL_STEPS:
         raise ValueError(f"rounds x steps per round must be at most {MAX_TOTAL_STEPS} (MAX_TOTAL_STEPS), "
                          f"got {rounds} x {steps_per_round} = {rounds * steps_per_round}")
@@ -250,8 +253,9 @@ def iterative_prune(name_or_model: str | nn.Module, config: PruneConfig, rounds:
                     progress: Progress | None = None) -> IterativeResult:
     """Han et al. style: `rounds` times prune (to the next of round_targets(config.amount)) then
     fine-tune, pruned weights staying pruned. For "threshold" config.amount is the target sparsity
-    (each round's threshold is chosen to reach its share). Results per round."""
-    _check_iterative(rounds, steps_per_round)
+    (each round's threshold is chosen to reach its share). Results per round. Pruning and training
+    run with one intra-op thread (sweep.single_threaded); evaluation uses the engine's own path."""
+    _check_iterative(rounds, steps_per_round, lr, batch_size)
     started = time.perf_counter()
     base = load_pretrained(name_or_model)[0] if isinstance(name_or_model, str) else name_or_model
     result = IterativeResult(config, steps_per_round, eval_set=eval_set and eval_set.describe())
@@ -263,7 +267,8 @@ def iterative_prune(name_or_model: str | nn.Module, config: PruneConfig, rounds:
             if progress is not None:
                 progress((number - 1 + fraction) / rounds, f"round {number}/{rounds}: {message}")
         round_progress(0.0, f"pruning to {100 * target:.1f}%")
-        masked, achieved = _prune_round(plain, config, target, old)
+        with single_threaded():
+            masked, achieved = _prune_round(plain, config, target, old)
         accuracy_pruned = measure(masked)
         tuned, losses = finetune(masked, config.model, steps_per_round, lr, batch_size, seed + number,
                                  progress=round_progress)

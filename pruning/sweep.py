@@ -129,13 +129,12 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
 
     Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
     Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
-    evaluated once. Runs with one intra-op thread (single_threaded); evaluation itself uses the
-    engine's evaluation path.
+    evaluated once. Pruning runs with one intra-op thread (single_threaded); evaluation uses the
+    engine's own path (evaluate.accuracy).
     base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
     """
-    with single_threaded():
-        return _sweep(name_or_model, eval_set, methods or list_methods(), scopes, tuple(amounts), base_config,
-                      progress)
+    return _sweep(name_or_model, eval_set, methods or list_methods(), scopes, tuple(amounts), base_config,
+                  progress)
 
 
 def _sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str], scopes: tuple[str, ...],
@@ -153,7 +152,8 @@ def _sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str
         if progress is not None:
             progress(i / len(lines), f"sweeping {method} / {scope}")
         configs = _line_configs(base, base_model, method, scope, amounts)
-        pruned = [prune_model(name_or_model, config, calibration=calibration) for config in configs]
+        with single_threaded():
+            pruned = [prune_model(name_or_model, config, calibration=calibration) for config in configs]
         keys = [_mask_fingerprint(p.model) for p in pruned]
         for key, p in zip(keys, pruned):
             if key not in evaluated:

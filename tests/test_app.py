@@ -92,3 +92,66 @@ def test_method_help_swaps_amount_for_threshold():
     assert "threshold" in text and amount["visible"] is False and threshold["visible"] is True
     _, amount, threshold = app.method_help("l1_unstructured")
     assert amount["visible"] is True and threshold["visible"] is False
+
+
+class NoProgress:
+    """Stands in for gr.Progress when event functions are called directly."""
+
+    def __call__(self, fraction, desc=None):
+        self.last = (fraction, desc)
+
+
+@pytest.mark.parametrize("handler, args", [
+    (app.curves, ("amount",)), (app.run_finetune, (10,)), (app.run_iterative, (2, 10)),
+    (app.size_and_speed, ()), (app.export, (False,)), (app.inspect_layer, ("conv1",)),
+])
+def test_advanced_tabs_before_any_pruning_ask_to_prune_first(handler, args):
+    with pytest.raises(gr.Error, match="Prune a model first"):
+        handler(None, *args) if handler in (app.export, app.inspect_layer) else handler(None, *args, NoProgress())
+
+
+def test_finetune_and_iterative_report_every_stage():
+    session = run(model="mlp", amount=0.8)["session"]
+    text, figure, session = app.run_finetune(session, 20, NoProgress())
+    assert "dense" in text and "pruned" in text and "fine-tuning steps" in text and figure is not None
+    assert session.finetuned.config == session.result.config
+    table, figure = app.run_iterative(session, 2, 10, NoProgress())
+    assert table.count("\n| ") == 3                                  # header + 2 rounds
+    with pytest.raises(gr.Error, match="steps"):
+        app.run_finetune(session, 10**6, NoProgress())                # over the cap
+
+
+def test_size_and_speed_structured_and_unstructured():
+    structured = run(model="mlp", method="ln_structured", amount=0.5, scope="local")["session"]
+    table = app.size_and_speed(structured, NoProgress())
+    assert "**shrunk**" in table and "equal" in table
+    unstructured = run(model="mlp", amount=0.9)["session"]
+    assert "CSR" in app.size_and_speed(unstructured, NoProgress())
+
+
+def test_export_round_trip_gives_identical_predictions(heldout):
+    import torch
+    from pruning import load_checkpoint
+    from pruning.evaluate import predictions
+    session = run(model="lenet", method="ln_structured", amount=0.4, scope="local")["session"]
+    path, note = app.export(session, use_finetuned=False)
+    model, meta = load_checkpoint(path)
+    assert meta["model_name"] == "lenet" and "Wrote" in note
+    assert torch.equal(predictions(model, "lenet", heldout), predictions(session.result.model, "lenet", heldout))
+
+
+def test_inspect_layer_gives_histogram_and_filter_grid():
+    session = run(model="lenet")["session"]
+    choices, histogram, grid = app.inspect_layer(session, "conv2")
+    assert choices["value"] == "conv2" and "fc3" in choices["choices"]
+    assert histogram is not None and grid is not None
+
+
+def test_curves_mark_the_current_setting_and_are_cached():
+    session = run(model="mlp", amount=0.5)["session"]
+    progress = NoProgress()
+    figure = app.curves(session, "amount", progress)
+    assert figure is not None and hasattr(progress, "last")        # the progress bar moved
+    again = NoProgress()
+    app.curves(session, "sparsity", again)
+    assert again.last == (1.0, "sweep taken from the cache")       # cached: computed once per server

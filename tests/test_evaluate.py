@@ -129,3 +129,60 @@ def test_a_model_in_training_mode_is_evaluated_as_it_is():
     model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 10)).train()
     x = torch.ones(FAST_MIN_INPUTS, 1, 28, 28)
     assert not torch.equal(logits(model, x), logits(model, x))     # dropout still drops
+
+
+def test_the_evaluation_workers_leave_torch_threads_of_other_threads_alone(heldout):
+    import threading
+    before = torch.get_num_threads()
+    predictions(load_pretrained("mlp")[0], "mlp", heldout)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert torch.get_num_threads() == before and seen == [before]
+
+
+class Viewing(nn.Module):
+    """Flattens with .view(), which channels-last activations do not allow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3)
+        self.fc = nn.Linear(4 * 5 * 5, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv2(F.max_pool2d(F.relu(self.conv1(x)), 2))), 2)
+        return self.fc(x.view(x.shape[0], -1))
+
+
+def test_a_model_the_inference_copy_cannot_run_is_evaluated_as_it_is():
+    torch.manual_seed(0)
+    model = Viewing().eval()
+    x = torch.randn(FAST_MIN_INPUTS, 1, 28, 28)
+    with pytest.warns(RuntimeWarning, match="evaluating the model as it is"):
+        out = logits(model, x)
+    assert torch.equal(out, plain_logits(model, x))
+
+
+def test_module_relus_and_pools_and_a_shared_inplace_relu_input():
+    torch.manual_seed(0)
+    shared = nn.ReLU(inplace=True)
+
+    class Branches(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                          nn.Conv2d(8, 8, 3, padding=1))
+            self.relu, self.pool = shared, nn.MaxPool2d(2, 2)
+            self.fc = nn.Linear(8 * 7 * 7 * 2, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.features(x)
+            pooled = self.pool(self.relu(y))          # in-place relu: y is relu'd too
+            return self.fc(torch.cat([pooled.flatten(1), F.max_pool2d(y, 2).flatten(1)], 1))
+
+    model = Branches().eval()
+    x = torch.randn(FAST_MIN_INPUTS, 1, 28, 28)
+    fast = inference_model(model)
+    assert "pool_2x2" in fast.code
+    torch.testing.assert_close(run_batches(fast, x), plain_logits(model, x), rtol=1e-4, atol=1e-4)

@@ -11,6 +11,7 @@ from pruning.finetune import (MAX_BATCH_SIZE, MAX_FINETUNE_STEPS, MAX_ROUNDS, MA
                               _prune_round, finetune, iterative_prune, prune_and_finetune, pruned_fraction,
                               round_targets)
 from pruning.shrink import permanent_copy
+from pruning.sweep import single_threaded
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,8 @@ def test_a_round_keeps_every_weight_pruned_before():
     config = PruneConfig(model="lenet", method="gradient", amount=0.5, scope="global")
     first = prune_model("lenet", config).model
     old = _masks(first)
-    second, achieved = _prune_round(permanent_copy(first), config, 0.7, old)
+    with single_threaded():
+        second, achieved = _prune_round(permanent_copy(first), config, 0.7, old)
     for name, mask in _masks(second).items():
         assert torch.all(mask <= old[name]), name
     assert achieved == pytest.approx(0.7, abs=0.005)
@@ -120,12 +122,19 @@ def test_a_round_keeps_every_weight_pruned_before():
     ({"steps": 2.5}, "MAX_FINETUNE_STEPS"), ({"batch_size": MAX_BATCH_SIZE + 1}, "MAX_BATCH_SIZE"),
     ({"lr": 0.0}, "learning rate"), ({"lr": float("nan")}, "learning rate"),
 ])
-def test_finetune_caps_are_enforced(kwargs, cap):
+def test_finetune_caps_are_enforced_before_any_work(kwargs, cap, monkeypatch):
+    import pruning.finetune as finetune_module
     pruned = prune_model("mlp", PruneConfig(model="mlp", amount=0.5)).model
+    monkeypatch.setattr(finetune_module, "prune_model", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(finetune_module, "random_affine", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(ValueError, match=cap):
         finetune(pruned, "mlp", **kwargs)
     with pytest.raises(ValueError, match=cap):
         prune_and_finetune("mlp", PruneConfig(model="mlp", amount=0.5), **{"steps": 1, **kwargs})
+    with pytest.raises(ValueError, match=cap):
+        iterative_prune("mlp", PruneConfig(model="mlp", amount=0.5), rounds=2,
+                        **{"steps_per_round": 1, **{("steps_per_round" if k == "steps" else k): v
+                                                    for k, v in kwargs.items()}})
 
 
 @pytest.mark.parametrize("rounds, steps, cap", [

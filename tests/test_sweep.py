@@ -45,11 +45,24 @@ def test_sweep_covers_every_method_scope_and_amount(lenet_sweep):
             assert [p.amount for p in lenet_sweep.curve(method, scope)] == list(AMOUNTS)
 
 
+def assert_equals_single_prune(point, result: SweepResult, eval_set: DigitSet) -> None:
+    single = prune_model(result.model, point.config(result.base_config), eval_set=eval_set)
+    assert point.sparsity == single.global_sparsity, point
+    assert point.accuracy == single.accuracy_after, point
+
+
+@pytest.mark.parametrize("method, scope, amount", [
+    ("l1_unstructured", "global", 0.5), ("threshold", "local", 0.9), ("gradient", "local", 0.9),
+    ("ln_structured", "global", 0.5), ("activation", "local", 0.9)])
+def test_sweep_points_equal_single_prunes(lenet_sweep, small_eval, method, scope, amount):
+    assert_equals_single_prune(lenet_sweep.point(method, scope, amount), lenet_sweep, small_eval)
+
+
+@pytest.mark.slow
 def test_every_sweep_point_equals_the_single_prune_at_its_settings(lenet_sweep, small_eval):
     for point in lenet_sweep.points:
-        single = prune_model("lenet", point.config(lenet_sweep.base_config), eval_set=small_eval)
-        assert point.sparsity == single.global_sparsity, point
-        assert point.accuracy == single.accuracy_after, point
+        if point.amount > 0:                          # amount 0: test_amount_zero_is_the_dense_model
+            assert_equals_single_prune(point, lenet_sweep, small_eval)
 
 
 def test_amount_zero_is_the_dense_model(lenet_sweep):
