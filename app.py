@@ -216,7 +216,7 @@ def size_and_speed(session: Session | None, progress=gr.Progress()):
     result, (eval_set, _) = _current(session), eval_set_and_note()
     if get_method(result.config.method).structured:
         progress(0.1, desc="shrinking and timing dense / masked / shrunk")
-        return views.shrink_table(shrink_report(result.config.model, result.config, eval_set))
+        return views.shrink_table(shrink_report(result.config.model, result.config, eval_set, repeats=3))
     return views.sparse_size_table(sparse_size(result.model))
 
 
@@ -228,9 +228,13 @@ def export(session: Session | None, use_finetuned: bool):
     if use_finetuned and tuned is None:
         gr.Warning("No fine-tuned model for this setting yet: exporting the pruned one.")
     model = tuned.model if tuned else result.model
+    metrics = {"eval_set": result.eval_set, "accuracy_dense": result.accuracy_before,
+               "accuracy_pruned": result.accuracy_after}
+    if tuned:
+        metrics.update(accuracy_finetuned=tuned.accuracy_finetuned, finetune_steps=tuned.steps)
     name = f"{result.config.model}-{result.config.method}-{result.config.scope}-{int(time.time() * 1000)}.pt"
     written = export_pruned(model, result.config.model, os.path.join(EXPORT_DIR, name), result.config,
-                            metrics={"accuracy_after": result.accuracy_after, "eval_set": result.eval_set})
+                            metrics=metrics)
     return written.path, views.export_note(written)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import os
 import sys
 import threading
 import warnings
@@ -19,8 +20,8 @@ from models import get_model_entry
 
 from .data import DigitSet, normalize
 
-BATCH_SIZE = 200        # activations of one batch stay in cache; see bench/engine_speed.py
-FAST_MIN_INPUTS = 256   # fewer inputs than this: the plain model (building the fast copy costs ~2 ms)
+BATCH_SIZE = 200        # per-digit cost measured flat from 150 to 500; small batches balance the workers
+FAST_MIN_INPUTS = 256   # fewer inputs: the model as it is (building the fast copy costs ~2-5 ms)
 CHECK_INPUTS = 16       # the fast copy must reproduce the plain model's logits on this many inputs
 WORKER_NAME = "pruning-lab-eval"
 _GRAPHS: dict[tuple[type, str], fx.Graph] = {}   # traced + rewritten forwards, by class and repr
@@ -118,6 +119,10 @@ def _worker_pool() -> ThreadPoolExecutor | None:
     # torch.set_num_threads also sets the count for threads that start using torch later: restore it
     torch.set_num_threads(threads)
     return pool
+
+
+if hasattr(os, "register_at_fork"):     # a forked child has none of the worker threads
+    os.register_at_fork(after_in_child=_worker_pool.cache_clear)
 
 
 def _single_threaded(started: threading.Barrier) -> None:

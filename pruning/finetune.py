@@ -127,16 +127,15 @@ def prune_and_finetune(name_or_model: str | nn.Module, config: PruneConfig, step
     accuracy of the dense, the pruned and the fine-tuned model."""
     _check_training(steps, lr, batch_size)
     started = time.perf_counter()
+    dense = load_pretrained(config.model)[0] if isinstance(name_or_model, str) else name_or_model
+    measure = (lambda m: accuracy(m, config.model, eval_set)) if eval_set is not None else (lambda m: None)
+    accuracy_dense = measure(dense)                  # outside single_threaded (see sweep.single_threaded)
     with single_threaded():
         pruned = prune_model(name_or_model, config)
-    dense = load_pretrained(config.model)[0] if isinstance(name_or_model, str) else name_or_model
-    tuned, losses = finetune(pruned.model, config.model, steps, lr, batch_size, seed, progress=progress)
-    result = FinetuneResult(config, steps, losses, global_sparsity(layer_stats(tuned)), model=tuned)
-    if eval_set is not None:
-        result.eval_set = eval_set.describe()
-        result.accuracy_dense = accuracy(dense, config.model, eval_set)
-        result.accuracy_pruned = accuracy(pruned.model, config.model, eval_set)
-        result.accuracy_finetuned = accuracy(tuned, config.model, eval_set)
+        tuned, losses = finetune(pruned.model, config.model, steps, lr, batch_size, seed, progress=progress)
+        result = FinetuneResult(config, steps, losses, global_sparsity(layer_stats(tuned)),
+                                eval_set and eval_set.describe(), accuracy_dense, measure(pruned.model),
+                                measure(tuned), model=tuned)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -247,6 +246,30 @@ def _check_iterative(rounds: int, steps_per_round: int, lr: float, batch_size: i
                          f"got {rounds} x {steps_per_round} = {rounds * steps_per_round}")
 
 
+def _round_progress(progress: Progress | None, number: int, rounds: int) -> Progress | None:
+    """Map a round's own progress (0..1) into the whole run's."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress((number - 1 + fraction) / rounds, f"round {number}/{rounds}: {message}")
+
+
+def _run_rounds(result: IterativeResult, base: nn.Module, config: PruneConfig, targets: list[float],
+                measure: Callable[[nn.Module], float | None], progress: Progress | None,
+                steps: int, lr: float, batch_size: int, seed: int) -> None:
+    """Prune to each target keeping earlier masks, fine-tune, record the round."""
+    plain, old = base, {}
+    for number, target in enumerate(targets, start=1):
+        report = _round_progress(progress, number, len(targets))
+        if report is not None:
+            report(0.0, f"pruning to {100 * target:.1f}%")
+        masked, achieved = _prune_round(plain, config, target, old)
+        accuracy_pruned = measure(masked)
+        tuned, losses = finetune(masked, config.model, steps, lr, batch_size, seed + number, progress=report)
+        result.rounds.append(RoundResult(number, target, achieved, global_sparsity(layer_stats(tuned)),
+                                         accuracy_pruned, measure(tuned), losses[-1]))
+        plain, old, result.model = permanent_copy(tuned), _masks(tuned), tuned
+
+
 def iterative_prune(name_or_model: str | nn.Module, config: PruneConfig, rounds: int = 3,
                     steps_per_round: int = DEFAULT_STEPS, eval_set: DigitSet | None = None,
                     lr: float = DEFAULT_LR, batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0,
@@ -261,19 +284,8 @@ def iterative_prune(name_or_model: str | nn.Module, config: PruneConfig, rounds:
     result = IterativeResult(config, steps_per_round, eval_set=eval_set and eval_set.describe())
     measure = (lambda m: accuracy(m, config.model, eval_set)) if eval_set is not None else (lambda m: None)
     result.accuracy_dense = measure(base)
-    plain, old = base, {}
-    for number, target in enumerate(round_targets(config.amount, rounds), start=1):
-        def round_progress(fraction: float, message: str, number: int = number) -> None:
-            if progress is not None:
-                progress((number - 1 + fraction) / rounds, f"round {number}/{rounds}: {message}")
-        round_progress(0.0, f"pruning to {100 * target:.1f}%")
-        with single_threaded():
-            masked, achieved = _prune_round(plain, config, target, old)
-        accuracy_pruned = measure(masked)
-        tuned, losses = finetune(masked, config.model, steps_per_round, lr, batch_size, seed + number,
-                                 progress=round_progress)
-        result.rounds.append(RoundResult(number, target, achieved, global_sparsity(layer_stats(tuned)),
-                                         accuracy_pruned, measure(tuned), losses[-1]))
-        plain, old, result.model = permanent_copy(tuned), _masks(tuned), tuned
+    with single_threaded():
+        _run_rounds(result, base, config, round_targets(config.amount, rounds), measure, progress,
+                    steps_per_round, lr, batch_size, seed)
     result.seconds = time.perf_counter() - started
     return result

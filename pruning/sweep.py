@@ -78,7 +78,8 @@ class SweepResult:
 def single_threaded() -> Iterator[None]:
     """Run the block with one intra-op thread in the calling thread (torch.set_num_threads is
     per thread with OpenMP). Many tiny operators (training steps, importance scores) spend more
-    time synchronizing threads than computing, and far more when other work holds the cores."""
+    time synchronizing threads than computing, and far more when other work holds the cores.
+    (Call evaluate.accuracy once before entering: its worker pool sizes itself by its first caller.)"""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -129,43 +130,44 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
 
     Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
     Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
-    evaluated once. Pruning runs with one intra-op thread (single_threaded); evaluation uses the
-    engine's own path (evaluate.accuracy).
+    evaluated once, with the engine's evaluate.accuracy. Everything after the dense evaluation runs
+    with one intra-op thread in this thread (single_threaded): ~10x faster than two when other work
+    holds the cores (measured; see docs/ADVANCED.md).
     base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
     """
-    return _sweep(name_or_model, eval_set, methods or list_methods(), scopes, tuple(amounts), base_config,
-                  progress)
-
-
-def _sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str], scopes: tuple[str, ...],
-           amounts: tuple[float, ...], base_config: PruneConfig | None, progress: Progress | None) -> SweepResult:
     started = time.perf_counter()
     model_name = name_or_model if isinstance(name_or_model, str) else (base_config or PruneConfig()).model
     base = replace(base_config or PruneConfig(model=model_name), model=model_name)
     base_model = load_pretrained(model_name)[0] if isinstance(name_or_model, str) else name_or_model
-    dense_accuracy = accuracy(base_model, model_name, eval_set)
-    result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base, dense_accuracy)
-    evaluated: dict[str, float] = {"dense": dense_accuracy}
-    calibration = ImportanceContext(base_model, {}, base).calibration_batch()   # the digits prune_model draws
+    result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base,
+                         accuracy(base_model, model_name, eval_set))     # before single_threaded: see there
+    with single_threaded():
+        _sweep_lines(result, name_or_model, base_model, eval_set, methods or list_methods(), scopes, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model: nn.Module, eval_set: DigitSet,
+                 methods: list[str], scopes: tuple[str, ...], progress: Progress | None) -> None:
+    """Fill result.points line by line (one method, one scope)."""
+    evaluated: dict[str, float] = {"dense": result.dense_accuracy}
+    calibration = ImportanceContext(base_model, {}, result.base_config).calibration_batch()  # prune_model's digits
     lines = [(method, scope) for method in methods for scope in scopes]
     for i, (method, scope) in enumerate(lines):
         if progress is not None:
             progress(i / len(lines), f"sweeping {method} / {scope}")
-        configs = _line_configs(base, base_model, method, scope, amounts)
-        with single_threaded():
-            pruned = [prune_model(name_or_model, config, calibration=calibration) for config in configs]
+        configs = _line_configs(result.base_config, base_model, method, scope, result.amounts)
+        pruned = [prune_model(name_or_model, config, calibration=calibration) for config in configs]
         keys = [_mask_fingerprint(p.model) for p in pruned]
         for key, p in zip(keys, pruned):
             if key not in evaluated:
-                evaluated[key] = accuracy(p.model, model_name, eval_set)
+                evaluated[key] = accuracy(p.model, result.model, eval_set)
         threshold = get_method(method).uses_threshold
         result.points += [SweepPoint(method, scope, c.amount, p.global_sparsity, evaluated[key],
                                      c.threshold if threshold else None)
                           for c, p, key in zip(configs, pruned, keys)]
     if progress is not None:
         progress(1.0, f"{len(result.points)} points, {len(evaluated)} distinct models evaluated")
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 _CACHE: dict[tuple, SweepResult] = {}
