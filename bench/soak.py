@@ -1,5 +1,5 @@
 """Soak: 1,000 mixed requests against one `python app.py` process; its resident memory after warm-up
-must not grow by more than 50 MB. Also: errors, latency under load, the worst-case request, temp files."""
+must not grow by more than 50 MB. Also: errors, latency under load, the worst-case /update, temp files."""
 from __future__ import annotations
 
 import os
@@ -49,7 +49,7 @@ class Soak:
     curve: list[tuple[int, float, float]] = field(default_factory=list)  # (done, idle RSS, trimmed) MB
     started_mb: float = 0.0                                         # idle RSS before any request
     peak_mb: float = 0.0                                            # highest RSS seen (sampled every 0.2 s)
-    latencies: list[float] = field(default_factory=list)           # seconds per request, after warm-up
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # api name -> seconds, after warm-up
     errors: list[str] = field(default_factory=list)
     worst_case: list[float] = field(default_factory=list)          # seconds, WORST_CASE on an idle server
     temp_files: int = 0
@@ -81,10 +81,17 @@ def drawn_digit(path: Path, variant: int) -> str:
 
 
 def random_request(rng: random.Random, session: Session) -> tuple[list, str]:
-    """(inputs, api name): mostly /update with a random setting (the session's drawing now and then),
-    sometimes /resample."""
-    if rng.random() < 0.1:
+    """(inputs, api name): mostly /update with a random setting (the session's drawing now and then);
+    sometimes a new digit sample, a short fine-tuning, the weights view or an export."""
+    draw = rng.random()
+    if draw < 0.10:
         return [], "/resample"
+    if draw < 0.13:
+        return [rng.choice([10, 30])], "/finetune"
+    if draw < 0.15:
+        return [None], "/inspect"
+    if draw < 0.17:
+        return [rng.random() < 0.5], "/export"
     sketch = ({"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
               if rng.random() < 0.25 else None)
     return [rng.choice(MODELS), rng.choice(METHODS), rng.choice([0.1, 0.3, 0.5, 0.7, 0.9]),
@@ -93,9 +100,9 @@ def random_request(rng: random.Random, session: Session) -> tuple[list, str]:
 
 
 def start_server(port: int, temp: str, log: Path) -> subprocess.Popen:
-    """`python app.py` on `port` with its uploads and outputs in `temp`, its output into `log`."""
+    """`python app.py` on `port`, its temporary files (gradio's, exports) in `temp`, its output into `log`."""
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "PRUNING_LAB_DATA_DIR": mnist_dir(), "GRADIO_TEMP_DIR": temp}
+           "PRUNING_LAB_DATA_DIR": mnist_dir(), "GRADIO_TEMP_DIR": str(Path(temp) / "gradio"), "TMPDIR": temp}
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -113,15 +120,16 @@ def send(result: Soak, lock: threading.Lock, rng: random.Random, sessions: list[
             with lock:
                 result.errors.append(f"{api_name} {inputs[:5]}: {err}")
         with lock:
-            result.latencies.append(time.perf_counter() - start)
+            result.latencies.setdefault(api_name, []).append(time.perf_counter() - start)
 
 
 def warm_up(result: Soak, lock: threading.Lock, session: Session) -> None:
-    """Every model with every method once, with the session's drawing, then a new digit sample."""
+    """Every model with every method once, with the session's drawing; then every other endpoint once."""
     sketch = {"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
     calls = [([model, method, *DEFAULT[2:], sketch], "/update")
              for model in dict.fromkeys(MODELS) for method in dict.fromkeys(METHODS)]
-    for inputs, api_name in calls + [([], "/resample")]:
+    others = [([], "/resample"), ([10], "/finetune"), ([None], "/inspect"), ([True], "/export")]
+    for inputs, api_name in calls + others:
         try:
             session.client.predict(*inputs, api_name=api_name)
         except Exception as err:  # noqa: BLE001  (counted)
@@ -182,7 +190,7 @@ def soak(quick: bool = False) -> Soak:
                 start = time.perf_counter()
                 idle.predict(*WORST_CASE, seed, None, api_name="/update")
                 result.worst_case.append(time.perf_counter() - start)
-            files = [p for p in Path(temp).rglob("*") if p.is_file()]
+            files = [p for p in Path(temp).rglob("*") if p.is_file()]      # gradio's files, exports
             result.temp_files, result.temp_mb = len(files), sum(p.stat().st_size for p in files) / 2**20
         finally:
             stop(process)
@@ -196,18 +204,21 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def metrics(result: Soak) -> list[dict]:
-    latencies = result.latencies
+    updates = result.latencies.get("/update", [float("nan")])
+    heavy = result.latencies.get("/finetune", [float("nan")])
     curve = [[done, round(rss, 1), round(trimmed, 1)] for done, rss, trimmed in result.curve]
     return [
         record(f"soak: idle RSS growth, {result.requests} requests after warm-up (trimmed)",
                [result.growth_mb], "MB", RSS_GROWTH_TARGET_MB, rss_curve_mb=curve,
                rss_started_mb=round(result.started_mb, 1), rss_peak_mb=round(result.peak_mb, 1)),
         record("soak: errors", [float(len(result.errors))], "count", 0.0, first_errors=result.errors[:3]),
-        record(f"soak: latency p50, {WORKERS} clients", [statistics.median(latencies)], "s", None),
-        record(f"soak: latency p95, {WORKERS} clients", [percentile(latencies, 0.95)], "s", None),
+        record(f"soak: /update latency p50, {WORKERS} clients", [statistics.median(updates)], "s", None),
+        record(f"soak: /update latency p95, {WORKERS} clients", [percentile(updates, 0.95)], "s", None),
+        record(f"soak: /finetune (10-30 steps) latency p50, {WORKERS} clients", [statistics.median(heavy)], "s",
+               None),
         record("soak: worst-case request (convnet gradient, 1,024 calib.)", result.worst_case, "s",
                WORST_CASE_TARGET_S),
-        record("soak: files left in the gradio temp dir", [float(result.temp_files)], "count", None,
+        record("soak: files left in the server's temp dir", [float(result.temp_files)], "count", None,
                temp_mb=round(result.temp_mb, 2)),
     ]
 
@@ -226,6 +237,7 @@ if __name__ == "__main__":
         print(f"{done:>28}  {rss:13.1f}  {trimmed:16.1f}")
     print(f"peak RSS while loaded: {outcome.peak_mb:.1f} MB; temp dir: {outcome.temp_files} files, "
           f"{outcome.temp_mb:.2f} MB")
+    print("requests per endpoint:", {name: len(times) for name, times in outcome.latencies.items()})
     for error in outcome.errors[:5]:
         print("ERROR", error)
     if outcome.errors:

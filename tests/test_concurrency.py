@@ -26,7 +26,7 @@ from tests.test_sketch import drawn_copy
 
 pytestmark = pytest.mark.slow
 SESSIONS, CHANGES, SKETCH_EVERY, RESAMPLE_RATE = 16, 30, 4, 0.2
-# Small models mostly, to keep 480 requests reasonable on 2 cores; convnet now and then.
+# Small models mostly, to keep ~570 requests reasonable on 2 cores; convnet now and then.
 MODELS = ["mlp"] * 6 + ["lenet"] * 3 + ["convnet"]
 METHODS = ["l1_unstructured", "random_unstructured", "ln_structured", "random_structured", "threshold"]
 CHOICES = {"model": MODELS, "method": METHODS, "amount": [0.3, 0.7, 0.9], "scope": ["local", "global"]}
@@ -38,7 +38,7 @@ def random_walk(rng: random.Random) -> list[dict]:
     walk = []
     for _ in range(CHANGES):
         name = rng.choice(list(CHOICES))
-        setting = {**setting, name: rng.choice([v for v in set(CHOICES[name]) if v != setting[name]])}
+        setting = {**setting, name: rng.choice([v for v in dict.fromkeys(CHOICES[name]) if v != setting[name]])}
         walk.append(setting)
     return walk
 
@@ -51,7 +51,8 @@ def expected_result(model: str, method: str, amount: float, scope: str):
 
 
 def session_digit(heldout, session: int) -> np.ndarray:
-    """Each session draws its own held-out digit (dark ink on a white 280x280 canvas)."""
+    """Each session draws its own held-out digit (dark ink on a white 280x280 canvas). Distinct digits:
+    gradio stores equal output images under one file name (see docs/RELIABILITY.md, open items)."""
     return drawn_copy(heldout.images[session].numpy(), 9, 14, 14, size=(280, 280), rgba=False)["composite"]
 
 
@@ -126,8 +127,8 @@ def test_concurrent_sessions_get_their_own_results_without_errors(server_url, he
     resamples = sum(record[0] == "resample" for records in sessions for record in records)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     print(f"\n{SESSIONS} sessions x {CHANGES} changes (+{resamples} new samples) = {len(latencies)} requests "
-          f"in {wall:.1f} s: 0 errors, 0 cross-talk; latency p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
-          f"max {latencies[-1]:.2f} s; {expected_result.cache_info().currsize} distinct settings")
+          f"in {wall:.1f} s: 0 errors, 0 cross-talk; latency p50 {statistics.median(latencies):.2f} s, "
+          f"p95 {p95:.2f} s, max {latencies[-1]:.2f} s; {expected_result.cache_info().currsize} distinct settings")
 
 
 def matches(outputs, expected, eval_set, sample: list[int], digit: np.ndarray | None) -> bool:

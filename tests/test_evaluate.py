@@ -1,8 +1,6 @@
 """Evaluation: the fast inference copy computes what the plain model computes, digit for digit."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -34,6 +32,7 @@ def plain_predictions(model: nn.Module, model_name: str, digit_set) -> torch.Ten
     return plain_logits(model, x, batch_size=500).argmax(1)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")     # a fall-back to the plain model fails
 @pytest.mark.parametrize("config", CONFIGS, ids=["dense", "l1-global-0.6", "ln-structured-0.5"])
 @pytest.mark.parametrize("model_name", list_models())
 def test_fast_predictions_equal_plain_eager_ones_on_every_heldout_digit(model_name, config, heldout):
@@ -43,6 +42,7 @@ def test_fast_predictions_equal_plain_eager_ones_on_every_heldout_digit(model_na
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("model_name", list_models())
 def test_fast_predictions_and_accuracy_equal_plain_ones_on_the_official_split(model_name, mnist_test):
     for config in CONFIGS:

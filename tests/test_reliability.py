@@ -2,6 +2,7 @@
 the server keeps serving; a bad checkpoint disables only its own model; session state is freed."""
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import math
@@ -22,6 +23,7 @@ from PIL import Image
 import app
 from models import create_model
 from pruning import PruneConfig, checkpoint, cli, engine
+from pruning import finetune as tuning
 from pruning.checkpoint import FORMAT, file_sha256, load_pretrained, save_checkpoint
 from tests.test_app import DEFAULTS, run
 from tests.test_server import free_port
@@ -160,6 +162,76 @@ def test_bad_setting_through_the_http_api_is_a_clear_error_and_the_server_keeps_
         server, field, value, message):
     error = server.error(**ui_changes(field, value))
     assert re.search(message, error), error
+    server.assert_serving()
+
+
+# ---------------------------------------------------------------- the heavy tabs: caps, order, time budget
+
+STEPS_CAP = rf"steps must be a whole number from 1 to {tuning.MAX_FINETUNE_STEPS}"
+HEAVY_BAD = [                                  # (event function, inputs after the session, message)
+    ("run_finetune", (tuning.MAX_FINETUNE_STEPS + 1,), STEPS_CAP),
+    ("run_finetune", (10**6,), STEPS_CAP),
+    ("run_finetune", (0,), STEPS_CAP),
+    ("run_finetune", (-5,), STEPS_CAP),
+    ("run_finetune", (NAN,), STEPS_CAP),
+    ("run_finetune", ("lots",), STEPS_CAP),
+    ("run_iterative", (tuning.MAX_ROUNDS + 1, 10), rf"rounds must be a whole number from 1 to {tuning.MAX_ROUNDS}"),
+    ("run_iterative", (tuning.MAX_ROUNDS, tuning.MAX_FINETUNE_STEPS),
+     rf"rounds x steps per round must be at most {tuning.MAX_TOTAL_STEPS}"),
+]
+BEFORE_PRUNING = {"curves": ("amount",), "run_finetune": (10,), "run_iterative": (2, 10), "size_and_speed": (),
+                  "export": (False,), "inspect_layer": (None,)}
+
+
+@pytest.fixture(scope="module")
+def mlp_session():
+    return run(model="mlp", amount=0.5)["session"]
+
+
+@pytest.mark.parametrize("function, inputs, message", HEAVY_BAD, ids=[f"{f}{i}" for f, i, _ in HEAVY_BAD])
+def test_heavy_work_above_its_caps_is_a_gradio_error(mlp_session, function, inputs, message):
+    with pytest.raises(gr.Error, match=message):
+        getattr(app, function)(mlp_session, *inputs)
+
+
+@pytest.mark.parametrize("function", list(BEFORE_PRUNING))
+def test_tabs_before_any_pruning_ask_to_prune_first(function):
+    with pytest.raises(gr.Error, match="Prune a model first"):
+        getattr(app, function)(None, *BEFORE_PRUNING[function])
+
+
+@pytest.mark.parametrize("function, inputs", [("run_finetune", (tuning.MAX_FINETUNE_STEPS,)),
+                                              ("run_iterative", (3, 100)), ("curves", ("amount",))])
+def test_heavy_work_stops_at_the_time_budget_and_the_next_request_works(mlp_session, monkeypatch, function,
+                                                                        inputs):
+    monkeypatch.setattr(app, "budgeted", functools.partial(app.budgeted, seconds=0.0))
+    start = time.perf_counter()
+    with pytest.raises(gr.Error) as stopped:
+        getattr(app, function)(mlp_session, *inputs)
+    # what the user reads: the budget's own message, not that message quoted inside another gr.Error
+    assert stopped.value.message.startswith("Stopped after 0 s (this server's time budget per request)")
+    assert time.perf_counter() - start < 30                  # stopped early, not at the end (generous)
+    monkeypatch.undo()
+    small = {"run_finetune": (10,), "run_iterative": (2, 10), "curves": ("amount",)}[function]
+    assert getattr(app, function)(mlp_session, *small) is not None
+
+
+@pytest.mark.slow
+def test_heavy_endpoints_over_http_refuse_bad_requests_and_keep_serving(server):
+    fresh = Client(server.url, verbose=False)                 # a session that has not pruned yet
+    for api_name, inputs in [("/export", [False]), ("/finetune", [10]), ("/curves", ["amount"])]:
+        with pytest.raises(Exception, match="Prune a model first"):
+            fresh.predict(*inputs, api_name=api_name)
+    server.assert_serving()                                   # this session has pruned
+    for api_name, inputs, message in [
+            ("/finetune", [10**6], rf"greater than maximum value {tuning.MAX_FINETUNE_STEPS}"),
+            ("/iterative", [tuning.MAX_ROUNDS + 5, 10], rf"greater than maximum value {tuning.MAX_ROUNDS}"),
+            ("/iterative", [tuning.MAX_ROUNDS, tuning.MAX_FINETUNE_STEPS],
+             rf"at most {tuning.MAX_TOTAL_STEPS}")]:
+        with pytest.raises(Exception, match=message):
+            server.client.predict(*inputs, api_name=api_name)
+    path, note = server.client.predict(False, api_name="/export")
+    assert Path(path).stat().st_size > 0 and "Wrote" in note
     server.assert_serving()
 
 
