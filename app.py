@@ -12,8 +12,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="pruning-lab-mpl-"))  # no ~/.config writes
 
 import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from models import get_model_entry, list_models  # noqa: E402
 from pruning import (CheckpointError, DataError, PruneConfig, PruneResult, builtin_heldout,  # noqa: E402
@@ -32,6 +34,10 @@ BLANK_HINT = "✏️ Draw a digit on the pad"
 SEEN_SCALE = 6
 TIME_BUDGET_S = 90.0     # a heavy request (sweep, fine-tuning, shrinking) stops after this long
 EXPORT_DIR = tempfile.mkdtemp(prefix="pruning-lab-exports-")
+MAX_UPLOAD_PIXELS = 4096 * 4096
+Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
+# show_error: a bad value sent straight to the API gets its message, e.g. a string for a number
+LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb"}
 SAMPLE_SEED = 0
 
 
@@ -194,6 +200,8 @@ def run_finetune(session: Session | None, steps, progress=gr.Progress()):
     try:
         tuned = tuning.prune_and_finetune(config.model, config, steps=_whole(steps), eval_set=eval_set,
                                           progress=budgeted(progress))
+    except gr.Error:             # the time budget's own message (gr.Error is a ValueError)
+        raise
     except ValueError as err:
         raise gr.Error(str(err)) from None
     session.finetuned = tuned
@@ -206,6 +214,8 @@ def run_iterative(session: Session | None, rounds, steps, progress=gr.Progress()
     try:
         result = tuning.iterative_prune(config.model, config, rounds=_whole(rounds), steps_per_round=_whole(steps),
                                         eval_set=eval_set, progress=budgeted(progress))
+    except gr.Error:
+        raise
     except ValueError as err:
         raise gr.Error(str(err)) from None
     return views.iterative_table(result), plots.iterative_figure(result)
@@ -394,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["PRUNING_LAB_DATA_DIR"] = args.data_dir
         eval_set_and_note.cache_clear()
     logging.basicConfig(level=logging.INFO)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)
 
 
 if __name__ == "__main__":

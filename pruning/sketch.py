@@ -11,6 +11,7 @@ from PIL import Image
 from .data import normalize
 
 MAX_SIDE = 1024          # larger images are first shrunk to this (bounded work for huge uploads)
+MAX_FILE_PIXELS = 4096 * 4096   # image files larger than this are refused before decoding
 INK_LEVEL = 0.15         # a pixel with more ink than this (0..1) belongs to the stroke
 MIN_INK_PIXELS = 4       # fewer stroke pixels than this is a blank sketch
 
@@ -31,9 +32,16 @@ def to_image(value: Any) -> Image.Image | None:
         return value
     if isinstance(value, (str, os.PathLike)):                       # a file path (uploads, filepath type)
         try:
-            with Image.open(value) as image:
+            with Image.open(value) as image:      # reads the header only
+                if image.width * image.height > MAX_FILE_PIXELS:
+                    raise SketchError(f"image too large ({image.width}x{image.height} pixels; "
+                                      f"at most {MAX_FILE_PIXELS:,})")
                 image.load()
                 return image
+        except SketchError:
+            raise
+        except Image.DecompressionBombError:
+            raise SketchError(f"image too large (more than {MAX_FILE_PIXELS:,} pixels)") from None
         except (OSError, ValueError) as err:
             raise SketchError(f"not a readable image file ({err.__class__.__name__})") from None
     if isinstance(value, np.ndarray) and value.ndim in (2, 3) and value.size > 0:
