@@ -175,9 +175,10 @@ def load_phase(result: Soak, url: str, server: psutil.Process, drawings: Path) -
     stopped.set()
 
 
-def soak(quick: bool = False) -> Soak:
+def soak(quick: bool = False, requests: int | None = None) -> Soak:
     """Start the app in its own process, run the load, then time the worst-case request alone."""
-    result = Soak(requests=200 if quick else 1000, every=40 if quick else 100)
+    every = 40 if quick else 100
+    result = Soak(requests=requests or (200 if quick else 1000), every=every)
     with tempfile.TemporaryDirectory(prefix="soak-") as temp, tempfile.TemporaryDirectory() as own:
         port, log = free_port(), Path(own) / "server.log"
         process = start_server(port, temp, log)
@@ -232,7 +233,9 @@ def run(quick: bool = False) -> list[dict]:
 
 if __name__ == "__main__":
     from bench.__main__ import print_table
-    outcome = soak("--quick" in sys.argv)
+    # --requests N: a longer (or shorter) run, e.g. to see where the RSS curve levels off
+    count = int(sys.argv[sys.argv.index("--requests") + 1]) if "--requests" in sys.argv else None
+    outcome = soak("--quick" in sys.argv, count)
     print(f"idle server RSS before any request: {outcome.started_mb:.1f} MB")
     print("requests done after warm-up   idle RSS (MB)   idle RSS after malloc_trim (MB)")
     print("(an idle RSS is taken before that point's trim: what the server held since the previous one)")
