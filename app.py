@@ -13,6 +13,7 @@ from functools import lru_cache
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="pruning-lab-mpl-"))  # no ~/.config writes
+os.environ.setdefault("MPLBACKEND", "agg")
 
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -37,7 +38,8 @@ EXPORT_DIR = tempfile.mkdtemp(prefix="pruning-lab-exports-")
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
 # show_error: a bad value sent straight to the API gets its message, e.g. a string for a number
-LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb"}
+LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "state_session_capacity": 200}
+EXPORT_MAX_AGE_S = 3600  # exported files older than this are deleted at the next export
 SAMPLE_SEED = 0
 
 
@@ -233,6 +235,7 @@ def size_and_speed(session: Session | None, progress=gr.Progress()):
 def export(session: Session | None, use_finetuned: bool):
     """A self-describing file of the pruned (or pruned + fine-tuned) model to download."""
     result = _current(session)
+    _delete_old_exports()
     tuned = session.finetuned if use_finetuned and session.finetuned is not None \
         and session.finetuned.config == result.config else None
     if use_finetuned and tuned is None:
@@ -246,6 +249,14 @@ def export(session: Session | None, use_finetuned: bool):
     written = export_pruned(model, result.config.model, os.path.join(EXPORT_DIR, name), result.config,
                             metrics=metrics)
     return written.path, views.export_note(written)
+
+
+def _delete_old_exports(now: float | None = None) -> None:
+    """Keep the export folder bounded: remove files older than EXPORT_MAX_AGE_S."""
+    now = time.time() if now is None else now
+    for entry in os.scandir(EXPORT_DIR):
+        if entry.is_file() and now - entry.stat().st_mtime > EXPORT_MAX_AGE_S:
+            os.remove(entry.path)
 
 
 def inspect_layer(session: Session | None, layer: str | None):
@@ -274,7 +285,7 @@ def page_header() -> str:
 def build_demo() -> gr.Blocks:
     usable, _ = model_status()
     methods = list_methods()
-    with gr.Blocks(title="Pruning Lab", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Pruning Lab", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown("# ✂️ Pruning Lab\nPrune a pretrained digit classifier and see at once which layers "
                     "lose weights, what happens to test accuracy, and how its answers change.")
         gr.HTML(f"<style>{views.CSS}</style>", padding=False)

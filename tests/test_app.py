@@ -155,3 +155,14 @@ def test_curves_mark_the_current_setting_and_are_cached():
     again = NoProgress()
     app.curves(session, "sparsity", again)
     assert again.last == (1.0, "sweep taken from the cache")       # cached: computed once per server
+
+
+def test_old_exports_are_deleted(monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "EXPORT_DIR", str(tmp_path))
+    (tmp_path / "old.pt").write_bytes(b"x")
+    (tmp_path / "new.pt").write_bytes(b"x")
+    import os
+    old_time = os.path.getmtime(tmp_path / "new.pt") - app.EXPORT_MAX_AGE_S - 10
+    os.utime(tmp_path / "old.pt", (old_time, old_time))
+    app._delete_old_exports()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pt"]

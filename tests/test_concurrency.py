@@ -8,17 +8,21 @@ from __future__ import annotations
 import random
 import re
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from PIL import Image
+from torch import nn
 
 import app
-from pruning import PruneConfig, prune_model, views
+from models import create_model, get_model_entry
+from pruning import PruneConfig, evaluate, prune_model, views
 from tests.test_app import DEFAULTS
 from tests.test_reliability import api_args
 from tests.test_server import free_port
@@ -143,3 +147,47 @@ def matches(outputs, expected, eval_set, sample: list[int], digit: np.ndarray | 
         got["label"] == max(want, key=want.get)
         and all(abs(c["confidence"] - want[c["label"]]) < 1e-5 for c in got["confidences"])
         for got, want in ((before, want_before), (after, want_after)))
+
+
+def test_first_evaluations_of_new_structures_in_parallel_threads_break_nothing(monkeypatch):
+    """The server evaluates in several threads at once; the first evaluation of a structure builds its
+    fast inference copy (torch.fx). That must not disturb a forward running in another thread, nor
+    leave torch.nn.Module.__call__ patched for the rest of the process (every later request failing)."""
+    original_call = nn.Module.__call__
+    monkeypatch.setattr(nn.Module, "__call__", original_call)     # restored after the test in any case
+    models = {name: create_model(name).eval() for name in ("lenet", "convnet", "mlp")}
+    sides = {name: 28 + 2 * get_model_entry(name).input_padding for name in models}
+    inputs = {name: torch.randn(evaluate.FAST_MIN_INPUTS, 1, sides[name], sides[name]) for name in models}
+    errors, done = [], threading.Event()
+
+    def evaluate_new(name: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            evaluate.logits(models[name], inputs[name])
+        except Exception as err:  # noqa: BLE001  (collected)
+            errors.append(f"{name}: {type(err).__name__}: {err}")
+
+    def forwards() -> None:                                       # another request's plain forward passes
+        while not done.is_set():
+            try:
+                with torch.no_grad():
+                    models["mlp"](inputs["mlp"][:4])
+            except Exception as err:  # noqa: BLE001  (collected)
+                errors.append(f"forward: {type(err).__name__}: {err}")
+
+    runner = threading.Thread(target=forwards)
+    runner.start()
+    try:
+        for _ in range(20):
+            monkeypatch.setattr(evaluate, "_GRAPHS", {})           # every structure is new again
+            start = threading.Barrier(len(models))
+            threads = [threading.Thread(target=evaluate_new, args=(name, start)) for name in models]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        done.set()
+        runner.join()
+    assert nn.Module.__call__ is original_call, "torch.nn.Module.__call__ was left patched by tracing"
+    assert not errors, f"{len(errors)} failures, e.g. {sorted(set(errors))[:3]}"
