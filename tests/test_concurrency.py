@@ -150,38 +150,41 @@ def matches(outputs, expected, eval_set, sample: list[int], digit: np.ndarray | 
 
 
 def test_first_evaluations_of_new_structures_in_parallel_threads_break_nothing(monkeypatch):
-    """The server evaluates in several threads at once; the first evaluation of a structure builds its
-    fast inference copy (torch.fx). That must not disturb a forward running in another thread, nor
-    leave torch.nn.Module.__call__ patched for the rest of the process (every later request failing)."""
+    """The server evaluates in several threads at once, and a structure it has not seen before (a shrunk
+    model, say) gets its fast inference copy built (torch.fx) on first use. That must not disturb a
+    forward pass running in another thread, nor leave torch.nn.Module.__call__ patched for the rest of
+    the process (every later request failing)."""
     original_call = nn.Module.__call__
     monkeypatch.setattr(nn.Module, "__call__", original_call)     # restored after the test in any case
-    models = {name: create_model(name).eval() for name in ("lenet", "convnet", "mlp")}
-    sides = {name: 28 + 2 * get_model_entry(name).input_padding for name in models}
-    inputs = {name: torch.randn(evaluate.FAST_MIN_INPUTS, 1, sides[name], sides[name]) for name in models}
+    steady = create_model("mlp").eval()
     errors, done = [], threading.Event()
 
-    def evaluate_new(name: str, start: threading.Barrier) -> None:
+    def evaluate_new(model: nn.Module, x: torch.Tensor, start: threading.Barrier) -> None:
         start.wait()
         try:
-            evaluate.logits(models[name], inputs[name])
+            evaluate.logits(model, x)
         except Exception as err:  # noqa: BLE001  (collected)
-            errors.append(f"{name}: {type(err).__name__}: {err}")
+            errors.append(f"{type(model).__name__}: {type(err).__name__}: {err}")
 
     def forwards() -> None:                                       # another request's plain forward passes
+        x = torch.randn(4, 1, 28, 28)
         while not done.is_set():
             try:
                 with torch.no_grad():
-                    models["mlp"](inputs["mlp"][:4])
+                    steady(x)
             except Exception as err:  # noqa: BLE001  (collected)
                 errors.append(f"forward: {type(err).__name__}: {err}")
 
     runner = threading.Thread(target=forwards)
     runner.start()
     try:
-        for _ in range(20):
-            monkeypatch.setattr(evaluate, "_GRAPHS", {})           # every structure is new again
-            start = threading.Barrier(len(models))
-            threads = [threading.Thread(target=evaluate_new, args=(name, start)) for name in models]
+        for width in range(20, 40):                               # structures never evaluated before
+            new = [create_model("lenet", channels=(3, width)), create_model("convnet", channels=(16, 32, width)),
+                   create_model("mlp", hidden=width)]
+            sides = [28 + 2 * get_model_entry(name).input_padding for name in ("lenet", "convnet", "mlp")]
+            start = threading.Barrier(len(new))
+            threads = [threading.Thread(target=evaluate_new, args=(model.eval(), torch.randn(
+                evaluate.FAST_MIN_INPUTS, 1, side, side), start)) for model, side in zip(new, sides)]
             for thread in threads:
                 thread.start()
             for thread in threads:
