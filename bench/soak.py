@@ -58,8 +58,11 @@ class Soak:
 
     @property
     def growth_mb(self) -> float:
-        """Idle RSS after malloc_trim, after the last request minus after the warm-up (MB)."""
-        return self.curve[-1][2] - self.curve[0][2]
+        """Idle RSS after malloc_trim: the median of the last three samples minus the median of the first
+        three (right after the warm-up), in MB. One sample moves by tens of MB with what the last block
+        happened to allocate (allocator fragmentation); a median of three does not."""
+        trimmed = [rss for _, _, rss in self.curve]
+        return statistics.median(trimmed[-3:]) - statistics.median(trimmed[:3])
 
 
 @dataclass

@@ -24,6 +24,7 @@ BATCH_SIZE = 200        # per-digit cost measured flat from 150 to 500; small ba
 FAST_MIN_INPUTS = 256   # fewer inputs: the model as it is (building the fast copy costs ~2-5 ms)
 CHECK_INPUTS = 16       # the fast copy must reproduce the plain model's logits on this many inputs
 WORKER_NAME = "pruning-lab-eval"
+_GRAPH_LOCK = threading.Lock()
 _GRAPHS: dict[tuple[type, str], fx.Graph] = {}   # traced + rewritten forwards, by class and repr
 
 
@@ -155,17 +156,18 @@ def inference_model(model: nn.Module) -> nn.Module:
     channel into few is computed for the four pool positions at once (phase_conv_pool). A model that
     fx cannot trace is returned as the masks-made-permanent copy."""
     plain = _permanent_copy(model)
-    try:
-        graph = _rewritten_graph(plain)
-    except Exception:  # noqa: BLE001  (fx raises many types for untraceable code)
-        return plain
-    root: dict[str, object] = dict(plain.named_modules())
-    for node in graph.nodes:
-        if "phase_of" in node.meta:
-            weight, bias = _phase_weights(root[node.meta["phase_of"]])
-            root[node.target] = weight if node.target.endswith("_weight") else bias
-    fast = fx.GraphModule(root, graph, class_name=f"Fast{type(model).__name__}").eval()
-    graph.owning_module = None          # the graph is shared by every copy of this structure
+    with _GRAPH_LOCK:   # the cached graph is shared: build one GraphModule from it at a time
+        try:
+            graph = _rewritten_graph(plain)
+        except Exception:  # noqa: BLE001  (fx raises many types for untraceable code)
+            return plain
+        root: dict[str, object] = dict(plain.named_modules())
+        for node in graph.nodes:
+            if "phase_of" in node.meta:
+                weight, bias = _phase_weights(root[node.meta["phase_of"]])
+                root[node.target] = weight if node.target.endswith("_weight") else bias
+        fast = fx.GraphModule(root, graph, class_name=f"Fast{type(model).__name__}").eval()
+        graph.owning_module = None      # the graph is shared by every copy of this structure
     return fast
 
 
@@ -185,9 +187,35 @@ def _permanent_copy(model: nn.Module) -> nn.Module:
     return plain
 
 
+def _structure_key(model: nn.Module) -> tuple:
+    """What the rewrite depends on: module names and types, conv geometry, and the two width tests
+    (one input channel; fewer than 8 outputs). Models that differ only in other widths share a graph."""
+    parts = []
+    for name, module in model.named_modules():
+        geometry = ()
+        if isinstance(module, nn.Conv2d):
+            geometry = (module.kernel_size, module.stride, module.padding, module.dilation, module.groups,
+                        module.in_channels == 1, module.in_channels > 1, module.out_channels < 8)
+        parts.append((name, type(module).__name__, geometry))
+    return (type(model), tuple(parts))
+
+
+def warm_up_graphs() -> None:
+    """Trace the registered architectures now: torch.fx tracing patches nn.Module.__call__ for the
+    whole process while it runs, so it must happen before other threads run models (at import)."""
+    from models import create_model, list_models
+    variants = [create_model(name).eval() for name in list_models()]
+    variants.append(create_model("convnet", channels=(4, 32, 64)).eval())   # conv1 pruned below 8
+    for model in variants:
+        try:
+            _rewritten_graph(model)
+        except Exception:  # noqa: BLE001  (an untraceable model is evaluated as it is)
+            pass
+
+
 def _rewritten_graph(model: nn.Module) -> fx.Graph:
-    """The traced and rewritten forward of `model`, cached per class and structure (its repr)."""
-    key = (type(model), repr(model))
+    """The traced and rewritten forward of `model`, cached per class and structure (see _structure_key)."""
+    key = _structure_key(model)
     if key not in _GRAPHS:
         graph = fx.Tracer().trace(model)
         modules = dict(model.named_modules())
@@ -200,8 +228,6 @@ def _rewritten_graph(model: nn.Module) -> fx.Graph:
                 with graph.inserting_before(node):
                     node.update_arg(0, graph.call_function(channels_last, (node.args[0],)))
         graph.lint()
-        if len(_GRAPHS) >= 64:          # shrunk models come in many widths
-            _GRAPHS.clear()
         _GRAPHS[key] = graph
     return _GRAPHS[key]
 
@@ -307,3 +333,7 @@ def pool_2x2(x: torch.Tensor) -> torch.Tensor:
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     """x in channels-last memory order (a no-op when it already is)."""
     return x.contiguous(memory_format=torch.channels_last)
+
+
+with _GRAPH_LOCK:
+    warm_up_graphs()
