@@ -80,7 +80,8 @@ def _check_inputs(name_or_model: str | nn.Module, config: PruneConfig, digits: t
 
 def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: DigitSet | None = None,
                 digits: torch.Tensor | None = None,
-                calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> PruneResult:
+                calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
+                scores: dict[str, torch.Tensor] | None = None) -> PruneResult:
     """Prune a copy of the pretrained model (or of a given model) and measure it.
 
     name_or_model: a registry name (its shipped checkpoint) or a module of architecture
@@ -89,13 +90,15 @@ def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: D
     digits: normalized (N, 1, 28, 28) digits whose class probabilities to report before/after.
     calibration: (digits, labels) for data-driven methods: normalized (N, 1, 28, 28) digits, padded
         here like `digits`, and (N,) labels; default: `calibration_size` training digits by seed.
+    scores: importance scores already computed for these weights and settings
+        (pruner.importance_scores); the sweep reuses one set across amounts and scopes.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     _check_inputs(name_or_model, config, digits)
     base = load_pretrained(name_or_model)[0] if isinstance(name_or_model, str) else name_or_model
     model = copy.deepcopy(base).eval()
-    apply_pruning(model, config, calibration)
+    apply_pruning(model, config, calibration, scores)
     stats = layer_stats(model)
     total, nonzero = parameter_counts(model)
     timings["prune_s"] = time.perf_counter() - start

@@ -37,16 +37,37 @@ def prunable_layers(model: nn.Module, layer_types: tuple[str, ...] = tuple(LAYER
             if layer_type(m) in layer_types and not (structured and name == output_layer)}
 
 
-def apply_pruning(model: nn.Module, config: PruneConfig,
-                  calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, nn.Module]:
-    """Mask `model` in place per `config` (weight_orig + weight_mask); returns the pruned layers."""
+def selected_layers(model: nn.Module, config: PruneConfig) -> dict[str, nn.Module]:
+    """The layers `config` prunes in `model`; a ValueError if there are none."""
     method = get_method(config.method)
     layers = prunable_layers(model, config.layer_types, method.structured)
     if not layers:
         kept_whole = " (structured pruning keeps the output layer whole)" if method.structured else ""
         raise ValueError(f"model {config.model!r} has no {' or '.join(config.layer_types)} layers "
                          f"to prune{kept_whole}; choose other layer types")
-    scores = method.importance(ImportanceContext(model, layers, config, calibration))
+    return layers
+
+
+def importance_scores(model: nn.Module, config: PruneConfig,
+                      calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The method's scores for the selected layers, by layer name: per weight (unstructured) or per
+    output unit (structured). They do not depend on the amount or the scope, so one set can prune
+    the same weights at many amounts (the sweep does)."""
+    layers = selected_layers(model, config)
+    return get_method(config.method).importance(ImportanceContext(model, layers, config, calibration))
+
+
+def apply_pruning(model: nn.Module, config: PruneConfig,
+                  calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  scores: dict[str, torch.Tensor] | None = None) -> dict[str, nn.Module]:
+    """Mask `model` in place per `config` (weight_orig + weight_mask); returns the pruned layers.
+    scores: importance_scores(...) of these same weights under this method, layers and settings;
+    computed here when None."""
+    method = get_method(config.method)
+    layers = selected_layers(model, config)
+    if scores is None:
+        scores = method.importance(ImportanceContext(model, layers, config, calibration))
+    _check_scores(scores, layers, method.structured)
     if method.uses_threshold:
         for name, module in layers.items():
             ThresholdPruning.apply(module, "weight", config.threshold, importance_scores=scores[name])
@@ -61,6 +82,17 @@ def apply_pruning(model: nn.Module, config: PruneConfig,
             prune.l1_unstructured(module, "weight", config.amount_for(layer_type(module)),
                                   importance_scores=scores[name])
     return layers
+
+
+def _check_scores(scores: dict[str, torch.Tensor], layers: dict[str, nn.Module], structured: bool) -> None:
+    """Scores must cover exactly the selected layers, one per weight (or per output unit)."""
+    if set(scores) != set(layers):
+        raise ValueError(f"importance scores are for layers {sorted(scores)}, but {sorted(layers)} are pruned")
+    for name, module in layers.items():
+        expected = module.weight.shape[:1] if structured else module.weight.shape
+        if tuple(scores[name].shape) != tuple(expected):
+            raise ValueError(f"importance scores for {name!r} have shape {tuple(scores[name].shape)}, "
+                             f"expected {tuple(expected)}")
 
 
 def _prune_units(layers: dict[str, nn.Module], unit_scores: dict[str, torch.Tensor],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from models import create_model, list_models
 from pruning.checkpoint import load_pretrained
 from pruning.config import SCOPES, PruneConfig
 from pruning.methods import get_method, list_methods
-from pruning.pruner import apply_pruning, prunable_layers
+from pruning.pruner import apply_pruning, importance_scores, prunable_layers
 
 TUTORIAL_LAYERS = ("conv1", "conv2", "fc1", "fc2", "fc3")
 STRUCTURED = [m for m in list_methods() if get_method(m).structured]
@@ -270,3 +271,27 @@ def test_prunable_layers_skips_the_output_layer_only_when_structured() -> None:
     assert list(prunable_layers(model)) == list(TUTORIAL_LAYERS)
     assert list(prunable_layers(model, structured=True)) == list(TUTORIAL_LAYERS[:-1])
     assert list(prunable_layers(model, ("linear",))) == ["fc1", "fc2", "fc3"]
+
+
+# ---- importance scores computed once, reused ------------------------------------------------------
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("method", list_methods())
+def test_precomputed_scores_give_the_same_masks(method: str, scope: str) -> None:
+    config = PruneConfig(method=method, scope=scope, amount=0.6, threshold=0.05,
+                         calibration_size=FAST_CALIBRATION)
+    scores = importance_scores(pretrained_copy("lenet"), replace(config, amount=0.1))   # any amount/scope
+    with_scores = pretrained_copy("lenet")
+    apply_pruning(with_scores, config, scores=scores)
+    assert_same_masks(with_scores, pruned(pretrained_copy("lenet"), method=method, scope=scope, amount=0.6,
+                                          threshold=0.05))
+
+
+def test_scores_for_other_layers_or_shapes_are_refused() -> None:
+    config = PruneConfig(method="l1_unstructured")
+    scores = importance_scores(pretrained_copy("lenet"), config)
+    with pytest.raises(ValueError, match="are pruned"):
+        apply_pruning(pretrained_copy("lenet"), config, scores={k: v for k, v in scores.items() if k != "fc3"})
+    structured = PruneConfig(method="ln_structured")
+    with pytest.raises(ValueError, match="expected"):
+        apply_pruning(pretrained_copy("lenet"), structured, scores={k: v for k, v in scores.items() if k != "fc3"})

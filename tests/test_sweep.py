@@ -12,7 +12,8 @@ from pruning.checkpoint import load_pretrained
 from pruning.config import SCOPES, PruneConfig
 from pruning.data import DigitSet
 from pruning.engine import prune_model
-from pruning.methods import list_methods
+from pruning.evaluate import predictions
+from pruning.methods import get_method, list_methods
 from pruning.stats import global_sparsity, layer_stats
 from pruning.sweep import (DEFAULT_AMOUNTS, SweepResult, cached_sweep, clear_sweep_cache, sweep,
                            threshold_for_sparsity)
@@ -129,3 +130,21 @@ def test_cached_sweep_computes_once_for_concurrent_callers(small_eval, monkeypat
     cached_sweep("mlp", small_eval, amounts=(0.0,))
     assert len(calls) == 2
     clear_sweep_cache()
+
+
+@pytest.mark.parametrize("model_name", ["lenet", "convnet", "mlp"])
+@pytest.mark.parametrize("method, amount", [("ln_structured", 0.5), ("activation", 0.8), ("l1_unstructured", 0.9)])
+def test_evaluation_model_predicts_like_the_masked_model(heldout, model_name, method, amount):
+    masked = prune_model(model_name, PruneConfig(model=model_name, method=method, amount=amount,
+                                                 calibration_size=64)).model
+    measured = sweep_module.evaluation_model(masked, model_name)
+    if get_method(method).structured:
+        assert sum(p.numel() for p in measured.parameters()) < 0.6 * sum(p.numel() for p in masked.parameters())
+    else:
+        assert measured is masked                     # unstructured: nothing to remove
+    assert torch.equal(predictions(measured, model_name, heldout), predictions(masked, model_name, heldout))
+
+
+def test_evaluation_model_keeps_a_barely_pruned_model(heldout):
+    masked = prune_model("lenet", PruneConfig(method="ln_structured", amount=0.05)).model
+    assert sweep_module.evaluation_model(masked, "lenet") is masked
