@@ -22,7 +22,8 @@ from .methods import get_method
 from .pruner import prunable_layers
 from .shrink import permanent_copy
 from .stats import global_sparsity, layer_stats
-from .sweep import single_threaded, threshold_for_sparsity
+from .sweep import threshold_for_sparsity
+from .threads import single_threaded
 from .train import random_affine
 
 Progress = Callable[[float, str], None]
@@ -80,7 +81,7 @@ def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: 
     training script's normalization, padding and random-affine augmentation. A pruned layer
     computes weight = weight_orig * weight_mask; the mask is a buffer, so the gradient reaching
     weight_orig is zero where pruned and every pruned weight (and masked bias) stays exactly 0.
-    Runs with one intra-op thread: a step is many tiny operators (see sweep.single_threaded).
+    Runs with one intra-op thread: a step is many tiny operators (see threads.single_threaded).
     """
     _check_training(steps, lr, batch_size)
     train = package_train_digits()
@@ -129,7 +130,7 @@ def prune_and_finetune(name_or_model: str | nn.Module, config: PruneConfig, step
     started = time.perf_counter()
     dense = load_pretrained(config.model)[0] if isinstance(name_or_model, str) else name_or_model
     measure = (lambda m: accuracy(m, config.model, eval_set)) if eval_set is not None else (lambda m: None)
-    accuracy_dense = measure(dense)                  # outside single_threaded (see sweep.single_threaded)
+    accuracy_dense = measure(dense)                  # outside single_threaded (see threads.single_threaded)
     with single_threaded():
         pruned = prune_model(name_or_model, config)
         tuned, losses = finetune(pruned.model, config.model, steps, lr, batch_size, seed, progress=progress)
@@ -277,7 +278,7 @@ def iterative_prune(name_or_model: str | nn.Module, config: PruneConfig, rounds:
     """Han et al. style: `rounds` times prune (to the next of round_targets(config.amount)) then
     fine-tune, pruned weights staying pruned. For "threshold" config.amount is the target sparsity
     (each round's threshold is chosen to reach its share). Results per round. Pruning and training
-    run with one intra-op thread (sweep.single_threaded); evaluation uses the engine's own path."""
+    run with one intra-op thread (threads.single_threaded); evaluation uses the engine's own path."""
     _check_iterative(rounds, steps_per_round, lr, batch_size)
     started = time.perf_counter()
     base = load_pretrained(name_or_model)[0] if isinstance(name_or_model, str) else name_or_model

@@ -1,12 +1,10 @@
 """Accuracy-vs-sparsity sweeps over methods x scopes x amounts, computed once per model and eval set."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
@@ -22,6 +20,7 @@ from .importance import ImportanceContext
 from .methods import get_method, list_methods
 from .pruner import importance_scores, prunable_layers
 from .shrink import WIDTH_ARGS, removable_units, shrink_model
+from .threads import single_threaded
 
 Progress = Callable[[float, str], None]
 DEFAULT_AMOUNTS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))   # 0.0, 0.05 ... 0.95
@@ -74,20 +73,6 @@ class SweepResult:
         return {"model": self.model, "eval_set": self.eval_set, "amounts": list(self.amounts),
                 "base_config": self.base_config.to_dict(), "dense_accuracy": self.dense_accuracy,
                 "seconds": self.seconds, "points": [asdict(p) for p in self.points]}
-
-
-@contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run the block with one intra-op thread in the calling thread (torch.set_num_threads is
-    per thread with OpenMP). Many tiny operators (training steps, importance scores) spend more
-    time synchronizing threads than computing, and far more when other work holds the cores.
-    (Call evaluate.accuracy once before entering: its worker pool sizes itself by its first caller.)"""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def threshold_for_sparsity(model: nn.Module, layer_types: tuple[str, ...], sparsity: float) -> float:

@@ -11,7 +11,7 @@ from pruning.finetune import (MAX_BATCH_SIZE, MAX_FINETUNE_STEPS, MAX_ROUNDS, MA
                               _prune_round, finetune, iterative_prune, prune_and_finetune, pruned_fraction,
                               round_targets)
 from pruning.shrink import permanent_copy
-from pruning.sweep import single_threaded
+from pruning.threads import single_threaded
 
 
 @pytest.fixture(scope="module")
