@@ -175,14 +175,13 @@ def _current(session: Session | None) -> PruneResult:
     return session.result
 
 
-def budgeted(progress: gr.Progress, seconds: float = TIME_BUDGET_S):
+def budgeted(progress: gr.Progress, seconds: float = TIME_BUDGET_S, hint: str = "try fewer steps or rounds."):
     """An engine progress callback that updates the bar and stops work past the time budget."""
     deadline = time.monotonic() + seconds
 
     def report(fraction: float, message: str) -> None:
         if time.monotonic() > deadline:
-            raise gr.Error(f"Stopped after {seconds:.0f} s (this server's time budget per request): "
-                           "try fewer steps or rounds.")
+            raise gr.Error(f"Stopped after {seconds:.0f} s (this server's time budget per request): {hint}")
         progress(fraction, desc=message)
     return report
 
@@ -191,7 +190,8 @@ def curves(session: Session | None, x_axis: str, progress=gr.Progress()):
     """Accuracy-vs-amount curves for the selected model (computed once per server, then cached)."""
     result = _current(session)
     eval_set, _ = eval_set_and_note()
-    sweep = cached_sweep(result.config.model, eval_set, progress=budgeted(progress))
+    sweep = cached_sweep(result.config.model, eval_set,
+                         progress=budgeted(progress, hint="the server is busy, try again in a while."))
     current = {"method": result.config.method, "scope": result.config.scope, "amount": result.config.amount}
     return plots.sweep_figure(sweep, current, x_axis)
 
@@ -227,8 +227,9 @@ def size_and_speed(session: Session | None, progress=gr.Progress()):
     """Structured: dense vs masked vs shrunk network. Unstructured: file size, dense vs sparse."""
     result, (eval_set, _) = _current(session), eval_set_and_note()
     if get_method(result.config.method).structured:
-        progress(0.1, desc="shrinking and timing dense / masked / shrunk")
-        return views.shrink_table(shrink_report(result.config.model, result.config, eval_set, repeats=3))
+        report = shrink_report(result.config.model, result.config, eval_set, repeats=3,
+                               progress=budgeted(progress, hint="the server is busy, try again in a while."))
+        return views.shrink_table(report)
     return views.sparse_size_table(sparse_size(result.model))
 
 

@@ -53,6 +53,11 @@ def read_manifest(manifest: Path | None = None) -> dict[str, str]:
     return {name: digest for digest, name in entries}
 
 
+def _shown(path: Path) -> str:
+    """A path as messages show it: its folder and file name (no server paths in the UI)."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def _first_line(err: Exception) -> str:
     """The telling line of an error message, at most 200 characters, without terminal colour codes.
 
@@ -68,7 +73,7 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
     """Load a checkpoint with weights_only=True into its registered architecture (eval mode)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {_shown(path)} does not exist")
     if expected_sha256 and file_sha256(path) != expected_sha256:
         raise CheckpointError(f"checkpoint {path.name} does not match its sha256 in the manifest "
                               "(corrupted or tampered with); refusing to load it")
@@ -107,7 +112,7 @@ def load_verified(model_name: str, directory: str | os.PathLike) -> tuple[nn.Mod
     path, manifest = directory / f"{model_name}.pt", directory / MANIFEST.name
     expected = read_manifest(manifest).get(path.name)
     if expected is None:
-        raise CheckpointError(f"{path.name} is not listed in {manifest}; refusing to load it")
+        raise CheckpointError(f"{path.name} is not listed in {_shown(manifest)}; refusing to load it")
     model, meta = load_checkpoint(path, expected_sha256=expected)
     if meta["model_name"] != model_name:
         raise CheckpointError(f"{path.name} holds {meta['model_name']!r}, not {model_name!r}")

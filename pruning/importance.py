@@ -106,7 +106,9 @@ def magnitude_for_threshold(context: ImportanceContext) -> dict[str, torch.Tenso
 def _gradients(context: ImportanceContext) -> dict[str, torch.Tensor]:
     """dL/dw of the cross-entropy over the calibration batch, for every selected weight."""
     x, labels = context.calibration_batch()
-    weights = [module.weight for module in context.modules.values()]
+    # an already-masked layer computes weight = weight_orig * mask on each call: differentiate the leaf
+    # (dL/dweight_orig = dL/dweight * mask: the gradient itself, 0 where already pruned)
+    weights = [getattr(module, "weight_orig", module.weight) for module in context.modules.values()]
     was_trainable = [w.requires_grad for w in weights]
     try:
         with torch.enable_grad():

@@ -6,7 +6,7 @@ import statistics
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -190,9 +190,10 @@ class ShrinkReport:
 
 
 def shrink_report(name_or_model: str | nn.Module, config: PruneConfig, eval_set: DigitSet,
-                  repeats: int = 5) -> ShrinkReport:
+                  repeats: int = 5, progress: Callable[[float, str], None] | None = None) -> ShrinkReport:
     """Prune with a structured method, shrink, check the shrunk outputs equal the masked ones, and
-    measure parameters, MACs, file size and CPU latency of the dense, masked and shrunk models."""
+    measure parameters, MACs, file size and CPU latency of the dense, masked and shrunk models.
+    progress(fraction, message) is called before each model is measured (it may raise to stop)."""
     if not get_method(config.method).structured:
         raise ValueError(f"method {config.method!r} removes single weights, so no whole filter or neuron "
                          "can be taken out; choose a structured method (see sparse_size for file sizes)")
@@ -200,7 +201,11 @@ def shrink_report(name_or_model: str | nn.Module, config: PruneConfig, eval_set:
     dense = load_pretrained(config.model)[0] if isinstance(name_or_model, str) else name_or_model
     shrunk = shrink_model(pruned.model, config.model)
     models = {"dense": dense, "masked": pruned.model, "shrunk": shrunk.model}
-    costs = {label: model_cost(label, m, config.model, eval_set, repeats) for label, m in models.items()}
+    costs = {}
+    for i, (label, model) in enumerate(models.items()):
+        if progress is not None:
+            progress(0.1 + 0.8 * i / len(models), f"timing the {label} network")
+        costs[label] = model_cost(label, model, config.model, eval_set, repeats)
     accuracies = {label: accuracy(m, config.model, eval_set) for label, m in models.items()}
     difference = max_output_difference(shrunk.model, pruned.model, config.model, eval_set)
     return ShrinkReport(config, eval_set.describe(), costs, accuracies, difference, shrunk.widths, shrunk.model)

@@ -24,6 +24,7 @@ from .threads import single_threaded
 
 Progress = Callable[[float, str], None]
 DEFAULT_AMOUNTS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))   # 0.0, 0.05 ... 0.95
+MAX_AMOUNTS = 50        # per line; each amount costs one prune (and usually one evaluation) per line
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
     holds the cores (measured; see docs/ADVANCED.md).
     base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
     """
+    check_grid(methods, scopes, amounts)
     started = time.perf_counter()
     model_name = name_or_model if isinstance(name_or_model, str) else (base_config or PruneConfig()).model
     base = replace(base_config or PruneConfig(model=model_name), model=model_name)
@@ -132,6 +134,20 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
         _sweep_lines(result, name_or_model, base_model, eval_set, methods or list_methods(), scopes, progress)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def check_grid(methods: list[str] | None, scopes: tuple[str, ...], amounts: tuple[float, ...]) -> None:
+    """A ValueError naming the problem unless the grid is registered methods, known scopes and
+    1..MAX_AMOUNTS amounts, each a fraction from 0 to below 1."""
+    for method in methods or []:
+        get_method(method)                                   # unknown: lists the registered ones
+    if not scopes or any(scope not in SCOPES for scope in scopes):
+        raise ValueError(f"scopes must be some of {list(SCOPES)}, got {list(scopes)}")
+    if not 1 <= len(amounts) <= MAX_AMOUNTS:
+        raise ValueError(f"a sweep takes 1 to {MAX_AMOUNTS} amounts, got {len(amounts)}")
+    bad = [a for a in amounts if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a < 1]
+    if bad:
+        raise ValueError(f"sweep amounts must be fractions from 0 to below 1, got {bad[:3]}")
 
 
 def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model: nn.Module, eval_set: DigitSet,

@@ -23,7 +23,7 @@ def page():
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     from playwright.sync_api import sync_playwright
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True)
+                                quiet=True, **app.LAUNCH_OPTIONS)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             tempfile.mkdtemp(), executable_path=CHROMIUM, args=FLAGS, headless=True,

@@ -13,7 +13,7 @@ from pruning.config import SCOPES, PruneConfig
 from pruning.data import DigitSet, normalize
 from pruning.engine import PruneResult, prune_model
 from pruning.evaluate import accuracy, probabilities
-from pruning.methods import list_methods
+from pruning.methods import get_method, list_methods
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,18 @@ def test_a_pruned_result_can_be_pruned_again() -> None:
     second = prune_model(first.model, PruneConfig(amount=0.5))
     for a, b in zip(first.layers, second.layers):
         assert b.zeros == a.zeros + round(0.5 * (a.total - a.zeros)), a.name   # iterative, as torch's prune
+
+
+@pytest.mark.parametrize("method", [m for m in list_methods() if get_method(m).data_driven])
+def test_data_driven_methods_can_prune_a_pruned_model_again(method: str) -> None:
+    first = prune_model("lenet", PruneConfig(amount=0.5, calibration_size=64))
+    second = prune_model(first.model, PruneConfig(method=method, amount=0.3, calibration_size=64))
+    assert all(b.zeros >= a.zeros for a, b in zip(first.layers, second.layers))
+    assert sum(b.zeros for b in second.layers) > sum(a.zeros for a in first.layers)
+    for name, module in second.model.named_modules():
+        if hasattr(module, "weight_mask"):
+            old = dict(first.model.named_modules())[name].weight_mask
+            assert bool((module.weight_mask <= old).all()), name             # nothing pruned comes back
 
 
 def test_name_and_config_model_must_agree() -> None:

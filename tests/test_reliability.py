@@ -216,6 +216,16 @@ def test_heavy_work_stops_at_the_time_budget_and_the_next_request_works(mlp_sess
     assert getattr(app, function)(mlp_session, *small) is not None
 
 
+def test_size_and_speed_stops_at_the_time_budget(monkeypatch):
+    structured = run(model="lenet", method="ln_structured", amount=0.5)["session"]
+    monkeypatch.setattr(app, "budgeted", functools.partial(app.budgeted, seconds=0.0))
+    with pytest.raises(gr.Error) as stopped:
+        app.size_and_speed(structured)
+    assert stopped.value.message.startswith("Stopped after 0 s (this server's time budget per request)")
+    monkeypatch.undo()
+    assert "shrunk" in app.size_and_speed(structured)
+
+
 @pytest.mark.slow
 def test_heavy_endpoints_over_http_refuse_bad_requests_and_keep_serving(server):
     fresh = Client(server.url, verbose=False)                 # a session that has not pruned yet
@@ -428,6 +438,7 @@ def test_a_bad_checkpoint_disables_only_its_model_with_a_visible_message(checkpo
     assert re.search(message, broken[model]), broken[model]
     # shown on the page: no terminal colour codes, no advice to load an unsafe file anyway
     assert "\x1b" not in broken[model] and "can still be loaded" not in broken[model]
+    assert str(checkpoint_copy.parent) not in broken[model]        # no server paths on the page
     assert f"Model **{model}** is disabled" in app.page_header() and broken[model] in app.page_header()
     dropdown = next(b for b in app.build_demo().blocks.values()
                     if isinstance(b, gr.Dropdown) and b.label == "Model")

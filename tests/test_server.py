@@ -22,7 +22,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server_url():
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True)
+                                quiet=True, **app.LAUNCH_OPTIONS)
     yield url
     app.demo.close()
 

@@ -148,3 +148,18 @@ def test_evaluation_model_predicts_like_the_masked_model(heldout, model_name, me
 def test_evaluation_model_keeps_a_barely_pruned_model(heldout):
     masked = prune_model("lenet", PruneConfig(method="ln_structured", amount=0.05)).model
     assert sweep_module.evaluation_model(masked, "lenet") is masked
+
+
+@pytest.mark.parametrize("grid, message", [
+    ({"amounts": ()}, "1 to 50 amounts"),
+    ({"amounts": tuple(i / 100 for i in range(51))}, "1 to 50 amounts"),
+    ({"amounts": (0.5, 1.0)}, "fractions from 0 to below 1"),
+    ({"amounts": (-0.1,)}, "fractions from 0 to below 1"),
+    ({"amounts": (float("nan"),)}, "fractions from 0 to below 1"),
+    ({"amounts": ("half",)}, "fractions from 0 to below 1"),
+    ({"scopes": ("everywhere",)}, "scopes must be some of"),
+    ({"methods": ["magic"]}, "magic"),
+])
+def test_a_bad_grid_is_refused_before_any_work(small_eval, grid, message):
+    with pytest.raises(ValueError, match=message):
+        sweep("lenet", small_eval, **grid)
