@@ -287,6 +287,16 @@ def test_precomputed_scores_give_the_same_masks(method: str, scope: str) -> None
                                           threshold=0.05))
 
 
+@pytest.mark.parametrize("method", list_methods())
+def test_scores_do_not_depend_on_amount_or_scope(method: str) -> None:
+    """The sweep computes scores once per method and reuses them for every amount and scope."""
+    config = PruneConfig(method=method, calibration_size=FAST_CALIBRATION, threshold=0.05)
+    first = importance_scores(pretrained_copy("lenet"), replace(config, amount=0.1, scope="local"))
+    second = importance_scores(pretrained_copy("lenet"), replace(config, amount=0.9, scope="global"))
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
 def test_scores_for_other_layers_or_shapes_are_refused() -> None:
     config = PruneConfig(method="l1_unstructured")
     scores = importance_scores(pretrained_copy("lenet"), config)
