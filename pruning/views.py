@@ -147,7 +147,7 @@ def _size(n_bytes: int) -> str:
 
 def shrink_table(report) -> str:
     """Markdown: dense vs masked vs shrunk (parameters, MACs, file size, latency, accuracy)."""
-    lines = ["| | parameters | MACs / digit | file | CPU latency (whole eval set) | accuracy |",
+    lines = ["| network | params | MACs/digit | file | latency* | accuracy |",
              "|---|---:|---:|---:|---:|---:|"]
     for label, cost in report.costs.items():
         latency = "–" if cost.latency_ms is None else f"{cost.latency_ms:,.0f} ms"
@@ -158,7 +158,7 @@ def shrink_table(report) -> str:
     speedup = "" if report.speedup is None else f" Shrunk is **{report.speedup:.2f}×** faster than dense."
     return "\n".join(lines) + (f"\n\nUnits per layer: {widths}. Shrunk vs masked outputs are **{check}** "
                                f"(max |difference| {report.max_abs_difference:.1e} over {report.eval_set})."
-                               f"{speedup} Latency: median of repeated runs on this server's CPU.")
+                               f"{speedup} *Latency: the whole eval set, median of repeated runs on this server's CPU.")
 
 
 def sparse_size_table(size) -> str:
