@@ -34,6 +34,7 @@ STRIP_SIZE = 12
 BLANK_HINT = "✏️ Draw a digit on the pad"
 SEEN_SCALE = 6
 TIME_BUDGET_S = 90.0     # a heavy request (sweep, fine-tuning, shrinking) stops after this long
+BUSY_HINT = "the server is busy, try again in a while."   # for work the user cannot make smaller
 EXPORT_DIR = tempfile.mkdtemp(prefix="pruning-lab-exports-")
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
@@ -191,7 +192,7 @@ def curves(session: Session | None, x_axis: str, progress=gr.Progress()):
     result = _current(session)
     eval_set, _ = eval_set_and_note()
     sweep = cached_sweep(result.config.model, eval_set,
-                         progress=budgeted(progress, hint="the server is busy, try again in a while."))
+                         progress=budgeted(progress, hint=BUSY_HINT))
     current = {"method": result.config.method, "scope": result.config.scope, "amount": result.config.amount}
     return plots.sweep_figure(sweep, current, x_axis)
 
@@ -228,7 +229,7 @@ def size_and_speed(session: Session | None, progress=gr.Progress()):
     result, (eval_set, _) = _current(session), eval_set_and_note()
     if get_method(result.config.method).structured:
         report = shrink_report(result.config.model, result.config, eval_set, repeats=3,
-                               progress=budgeted(progress, hint="the server is busy, try again in a while."))
+                               progress=budgeted(progress, hint=BUSY_HINT))
         return views.shrink_table(report)
     return views.sparse_size_table(sparse_size(result.model))
 

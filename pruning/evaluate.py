@@ -24,6 +24,7 @@ BATCH_SIZE = 200        # per-digit cost measured flat from 150 to 500; small ba
 FAST_MIN_INPUTS = 256   # fewer inputs: the model as it is (building the fast copy costs ~2-5 ms)
 CHECK_INPUTS = 16       # the fast copy must reproduce the plain model's logits on this many inputs
 WORKER_NAME = "pruning-lab-eval"
+POOL_THREADS = torch.get_num_threads()   # the process's intra-op threads at import (before any single_threaded)
 _GRAPH_LOCK = threading.Lock()
 _GRAPHS: dict[tuple[type, str], fx.Graph] = {}   # traced + rewritten forwards, by class and repr
 
@@ -107,18 +108,19 @@ def _infer(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
 
 @lru_cache(maxsize=1)
 def _worker_pool() -> ThreadPoolExecutor | None:
-    """One single-threaded worker per intra-op thread of the first caller; None if that is 1."""
+    """One single-threaded worker per intra-op thread the process had at import (POOL_THREADS), whatever
+    the first caller's own setting; None if that is 1."""
     _tune_allocator()
-    threads = torch.get_num_threads()
-    if threads == 1:
+    if POOL_THREADS == 1:
         return None
-    started = threading.Barrier(threads + 1, timeout=60)
-    pool = ThreadPoolExecutor(threads, WORKER_NAME, initializer=_single_threaded, initargs=(started,))
-    for _ in range(threads):
+    callers_threads = torch.get_num_threads()
+    started = threading.Barrier(POOL_THREADS + 1, timeout=60)
+    pool = ThreadPoolExecutor(POOL_THREADS, WORKER_NAME, initializer=_single_threaded, initargs=(started,))
+    for _ in range(POOL_THREADS):
         pool.submit(int)            # each worker blocks in its initializer, so each submit starts one
     started.wait()
     # torch.set_num_threads also sets the count for threads that start using torch later: restore it
-    torch.set_num_threads(threads)
+    torch.set_num_threads(callers_threads)
     return pool
 
 

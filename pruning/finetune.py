@@ -130,7 +130,7 @@ def prune_and_finetune(name_or_model: str | nn.Module, config: PruneConfig, step
     started = time.perf_counter()
     dense = load_pretrained(config.model)[0] if isinstance(name_or_model, str) else name_or_model
     measure = (lambda m: accuracy(m, config.model, eval_set)) if eval_set is not None else (lambda m: None)
-    accuracy_dense = measure(dense)                  # outside single_threaded (see threads.single_threaded)
+    accuracy_dense = measure(dense)
     with single_threaded():
         pruned = prune_model(name_or_model, config)
         tuned, losses = finetune(pruned.model, config.model, steps, lr, batch_size, seed, progress=progress)

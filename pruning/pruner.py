@@ -66,7 +66,7 @@ def apply_pruning(model: nn.Module, config: PruneConfig,
     method = get_method(config.method)
     layers = selected_layers(model, config)
     if scores is None:
-        scores = method.importance(ImportanceContext(model, layers, config, calibration))
+        scores = importance_scores(model, config, calibration)
     _check_scores(scores, layers, method.structured)
     if method.uses_threshold:
         for name, module in layers.items():

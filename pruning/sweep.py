@@ -129,7 +129,7 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
     base = replace(base_config or PruneConfig(model=model_name), model=model_name)
     base_model = load_pretrained(model_name)[0] if isinstance(name_or_model, str) else name_or_model
     result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base,
-                         accuracy(base_model, model_name, eval_set))     # before single_threaded: see there
+                         accuracy(base_model, model_name, eval_set))
     with single_threaded():
         _sweep_lines(result, name_or_model, base_model, eval_set, methods or list_methods(), scopes, progress)
     result.seconds = time.perf_counter() - started
@@ -188,11 +188,10 @@ def evaluation_model(model: nn.Module, model_name: str) -> nn.Module:
     (shrink.shrink_model; max |logit difference| <= 1e-5, tested): the same accuracy in fewer operations."""
     if model_name not in WIDTH_ARGS:
         return model
-    units = {name: m.weight.shape[0] for name, m in prunable_layers(model, structured=True).items()}
-    removable = removable_units(model)          # reads weight (= orig * mask) and bias
-    if sum(map(len, removable.values())) < SHRINK_MIN_FRACTION * max(1, sum(units.values())):
-        return model
-    return shrink_model(model, model_name).model
+    units = sum(m.weight.shape[0] for m in prunable_layers(model, structured=True).values())
+    removable = sum(map(len, removable_units(model).values()))    # reads weight (= orig * mask) and bias
+    return shrink_model(model, model_name).model if removable >= SHRINK_MIN_FRACTION * max(1, units) else model
+
 
 _CACHE: dict[tuple, SweepResult] = {}
 _KEY_LOCKS: dict[tuple, threading.Lock] = {}

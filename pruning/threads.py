@@ -12,7 +12,7 @@ def single_threaded() -> Iterator[None]:
     """Run the block with one intra-op thread in the calling thread (torch.set_num_threads is
     per thread with OpenMP). Many tiny operators (training steps, importance scores) spend more
     time synchronizing threads than computing, and far more when other work holds the cores.
-    (Call evaluate.accuracy once before entering: its worker pool sizes itself by its first caller.)"""
+    Evaluation inside the block still uses both cores: its worker pool is sized at import."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -1,6 +1,11 @@
 """Evaluation: the fast inference copy computes what the plain model computes, digit for digit."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -140,6 +145,17 @@ def test_the_evaluation_workers_leave_torch_threads_of_other_threads_alone(heldo
     thread.start()
     thread.join()
     assert torch.get_num_threads() == before and seen == [before]
+
+
+def test_the_worker_pool_has_the_process_threads_even_if_first_used_single_threaded():
+    script = ("import torch\nfrom pruning import evaluate\nfrom pruning.threads import single_threaded\n"
+              "with single_threaded():\n    pool = evaluate._worker_pool()\n    inside = torch.get_num_threads()\n"
+              "print(evaluate.POOL_THREADS, 1 if pool is None else pool._max_workers, inside, torch.get_num_threads())")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "OMP_NUM_THREADS": "2"})
+    pool_threads, workers, inside, after = map(int, done.stdout.split())
+    assert pool_threads == 2 and workers == 2                  # not 1: the caller's single-thread setting
+    assert inside == 1 and after == 2                          # the caller's own setting is kept
 
 
 class Viewing(nn.Module):
