@@ -13,14 +13,20 @@ MNIST_DIR = Path(os.environ.get("PRUNING_LAB_TEST_MNIST", ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")
-def mnist_test():
-    """The official 10,000-digit test split. Missing: a failure in CI, a visible skip elsewhere."""
+def mnist_dir() -> Path:
+    """The directory of the official test split. Missing: a failure in CI, a visible skip elsewhere."""
     if not MNIST_DIR.is_dir():
         message = f"official MNIST test split not found at {MNIST_DIR} (set PRUNING_LAB_TEST_MNIST)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return load_mnist_test(MNIST_DIR)
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir):
+    """The official 10,000-digit test split (see mnist_dir)."""
+    return load_mnist_test(mnist_dir)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -29,10 +30,11 @@ def test_alternate_runs_a_and_b_in_turn_after_the_warm_up():
 
 
 @pytest.mark.slow
-def test_every_suite_runs_in_quick_mode_and_writes_json(tmp_path):
+def test_every_suite_runs_in_quick_mode_and_writes_json(tmp_path, mnist_dir):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", SMOKE_SUITES, "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "PRUNING_LAB_DATA_DIR": str(mnist_dir)})
     assert done.returncode == 0, done.stderr[-3000:]
     data = json.loads(out.read_text())
     assert data["errors"] == [] and data["quick"] is True
@@ -46,7 +48,8 @@ def test_every_suite_runs_in_quick_mode_and_writes_json(tmp_path):
 
 
 @pytest.mark.slow
-def test_soak_runs_a_short_mix_without_errors():
+def test_soak_runs_a_short_mix_without_errors(mnist_dir, monkeypatch):
+    monkeypatch.setenv("PRUNING_LAB_DATA_DIR", str(mnist_dir))      # the benchmarks' eval set
     from bench.soak import metrics, soak
     rows = {row["name"]: row for row in metrics(soak(quick=True, requests=40))}
     assert rows["soak: errors"]["median"] == 0
