@@ -19,7 +19,11 @@ def run(quick: bool = False) -> list[dict]:
     result = sweep("lenet", eval_set, amounts=amounts, progress=lambda fraction, _: steps.append(fraction))
     seconds = time.perf_counter() - start
     name = f"P3 lenet sweep, {len(result.points)} points on {eval_set.describe()}"
-    return [record(name, [seconds], "s", TARGET_S if not quick else None, progress_updates=len(steps))]
+    per_model_ms = 1000 * result.evaluation_seconds / max(1, result.models_evaluated)
+    return [record(name, [seconds], "s", TARGET_S if not quick else None, progress_updates=len(steps)),
+            record(f"P3 of which: evaluating {result.models_evaluated} distinct models",
+                   [result.evaluation_seconds], "s", None),
+            record("P3 evaluation per distinct model", [per_model_ms], "ms", None)]
 
 
 if __name__ == "__main__":

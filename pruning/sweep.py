@@ -56,7 +56,9 @@ class SweepResult:
     base_config: PruneConfig
     dense_accuracy: float
     points: list[SweepPoint] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0               # the whole sweep
+    models_evaluated: int = 0          # distinct pruned models measured (identical masks measured once)
+    evaluation_seconds: float = 0.0    # of `seconds`, spent measuring those models' accuracy
 
     def curve(self, method: str, scope: str) -> list[SweepPoint]:
         """The points of one line (one method, one scope), by increasing amount."""
@@ -73,7 +75,8 @@ class SweepResult:
         """Plain-JSON form."""
         return {"model": self.model, "eval_set": self.eval_set, "amounts": list(self.amounts),
                 "base_config": self.base_config.to_dict(), "dense_accuracy": self.dense_accuracy,
-                "seconds": self.seconds, "points": [asdict(p) for p in self.points]}
+                "seconds": self.seconds, "models_evaluated": self.models_evaluated,
+                "evaluation_seconds": self.evaluation_seconds, "points": [asdict(p) for p in self.points]}
 
 
 def threshold_for_sparsity(model: nn.Module, layer_types: tuple[str, ...], sparsity: float) -> float:
@@ -170,7 +173,10 @@ def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model
         keys = [_mask_fingerprint(p.model) for p in pruned]
         for key, p in zip(keys, pruned):
             if key not in evaluated:
+                started = time.perf_counter()
                 evaluated[key] = accuracy(evaluation_model(p.model, result.model), result.model, eval_set)
+                result.evaluation_seconds += time.perf_counter() - started
+                result.models_evaluated += 1
         threshold = get_method(method).uses_threshold
         result.points += [SweepPoint(method, scope, c.amount, p.global_sparsity, evaluated[key],
                                      c.threshold if threshold else None)

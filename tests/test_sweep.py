@@ -97,6 +97,15 @@ def test_sweep_reports_progress_from_0_to_1(small_eval):
     assert all(isinstance(m, str) and m for _, m in seen)
 
 
+def test_sweep_counts_and_times_each_distinct_model_once(small_eval):
+    # amount 0 is the dense model (measured before the lines); "threshold" 0.5 is the same model
+    # under both scopes: 4 points, 1 model evaluated
+    result = sweep("mlp", small_eval, methods=["threshold"], amounts=(0.0, 0.5))
+    assert len(result.points) == 4 and result.models_evaluated == 1
+    assert 0 < result.evaluation_seconds < result.seconds
+    assert result.to_dict()["models_evaluated"] == 1
+
+
 def test_sweep_of_a_given_model_uses_that_model(small_eval):
     model = load_pretrained("mlp")[0]
     from_name = sweep("mlp", small_eval, methods=["ln_structured"], amounts=(0.5,))
