@@ -2,17 +2,28 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import math
 import os
 import random
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+
+def _scratch_dir(prefix: str) -> str:
+    """A new temporary directory, removed with its contents when this process exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="pruning-lab-mpl-"))  # no ~/.config writes
+if "MPLCONFIGDIR" not in os.environ:
+    os.environ["MPLCONFIGDIR"] = _scratch_dir("pruning-lab-mpl-")    # no ~/.config writes
 os.environ.setdefault("MPLBACKEND", "agg")
 
 import gradio as gr  # noqa: E402
@@ -35,7 +46,7 @@ BLANK_HINT = "✏️ Draw a digit on the pad"
 SEEN_SCALE = 6
 TIME_BUDGET_S = 90.0     # a heavy request (sweep, fine-tuning, shrinking) stops after this long
 BUSY_HINT = "the server is busy, try again in a while."   # for work the user cannot make smaller
-EXPORT_DIR = tempfile.mkdtemp(prefix="pruning-lab-exports-")
+EXPORT_DIR = _scratch_dir("pruning-lab-exports-")
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
 # show_error: a bad value sent straight to the API gets its message, e.g. a string for a number

@@ -1,5 +1,9 @@
 """The app's event functions, called directly: outputs follow the engine, errors are clean."""
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -161,8 +165,23 @@ def test_old_exports_are_deleted(monkeypatch, tmp_path):
     monkeypatch.setattr(app, "EXPORT_DIR", str(tmp_path))
     (tmp_path / "old.pt").write_bytes(b"x")
     (tmp_path / "new.pt").write_bytes(b"x")
-    import os
     old_time = os.path.getmtime(tmp_path / "new.pt") - app.EXPORT_MAX_AGE_S - 10
     os.utime(tmp_path / "old.pt", (old_time, old_time))
     app._delete_old_exports()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pt"]
+
+
+@pytest.mark.slow
+def test_the_app_removes_its_temporary_directories_when_it_exits(tmp_path):
+    script = "import os, app; print(app.EXPORT_DIR); print(os.environ['MPLCONFIGDIR'])"
+    env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(app.__file__).parent, env=env,
+                          capture_output=True, text=True, timeout=300)
+    exports, mpl = done.stdout.split()
+    assert done.returncode == 0 and "pruning-lab-exports-" in exports and "pruning-lab-mpl-" in mpl
+    assert not os.path.exists(exports) and not os.path.exists(mpl)
+    given = tmp_path / "mpl"                                   # a directory the user chose is left alone
+    given.mkdir()
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(app.__file__).parent,
+                          env={**env, "MPLCONFIGDIR": str(given)}, capture_output=True, text=True, timeout=300)
+    assert done.stdout.split()[1] == str(given) and given.is_dir()
