@@ -8,6 +8,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -428,7 +429,11 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["PRUNING_LAB_DATA_DIR"] = args.data_dir
         eval_set_and_note.cache_clear()
     logging.basicConfig(level=logging.INFO)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # stop like Ctrl-C: close, clean up (atexit)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)
+    except KeyboardInterrupt:                                   # stopped while still starting up
+        demo.close()
 
 
 if __name__ == "__main__":

@@ -185,3 +185,18 @@ def test_the_app_removes_its_temporary_directories_when_it_exits(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=Path(app.__file__).parent,
                           env={**env, "MPLCONFIGDIR": str(given)}, capture_output=True, text=True, timeout=300)
     assert done.stdout.split()[1] == str(given) and given.is_dir()
+
+
+@pytest.mark.slow
+def test_a_server_stopped_with_sigterm_exits_cleanly_and_removes_its_exports_folder(tmp_path):
+    from bench.common import free_port, start_app, wait_for_http
+    port = free_port()
+    server = start_app(port, env={"TMPDIR": str(tmp_path), "MPLCONFIGDIR": str(tmp_path / "mpl")})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", server)
+        assert len(list(tmp_path.glob("pruning-lab-exports-*"))) == 1
+        server.terminate()                                        # SIGTERM, as a service manager stops it
+        assert server.wait(timeout=60) == 0
+    finally:
+        server.kill()
+    assert list(tmp_path.glob("pruning-lab-exports-*")) == []
