@@ -44,7 +44,6 @@ from pruning import views  # noqa: E402
 log = logging.getLogger("pruning_lab")
 STRIP_SIZE = 12
 BLANK_HINT = "✏️ Draw a digit on the pad"
-SEEN_SCALE = 6
 TIME_BUDGET_S = 90.0     # a heavy request (sweep, fine-tuning, shrinking) stops after this long
 BUSY_HINT = "the server is busy, try again in a while."   # for work the user cannot make smaller
 EXPORT_DIR = _scratch_dir("pruning-lab-exports-")
@@ -132,20 +131,19 @@ def _whole(value) -> int:
 
 
 def sketch_outputs(sketch, result: PruneResult):
-    """(image the model sees, top-3 before, top-3 after) for the drawn digit; a hint when blank."""
+    """(HTML of the image the model sees, top-3 before, top-3 after) for the drawn digit; hints when blank."""
     try:
         processed = preprocess_sketch(sketch)
     except SketchError as err:
         gr.Warning(f"Could not read the drawing: {err}")
         processed = None
     if processed is None:
-        return None, BLANK_HINT, BLANK_HINT
+        return views.seen_digit(None), BLANK_HINT, BLANK_HINT
     digit, x = processed                                           # (28, 28) uint8, (1, 1, 28, 28)
     base = load_pretrained(result.config.model)[0]
     before = probabilities(base, result.config.model, x)[0]
     after = probabilities(result.model, result.config.model, x)[0]
-    enlarged = digit.repeat(SEEN_SCALE, 0).repeat(SEEN_SCALE, 1)  # (168, 168): crisp pixels on screen
-    return enlarged, views.top_classes(before), views.top_classes(after)
+    return views.seen_digit(digit), views.top_classes(before), views.top_classes(after)
 
 
 def update(model, method, amount, threshold, scope, per_type, conv_amount, linear_amount, layer_types,
@@ -377,8 +375,7 @@ def build_demo() -> gr.Blocks:
                                       brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
                                       elem_id="sketchpad")
             with gr.Column(scale=1, min_width=320):
-                seen = gr.Image(label="What the model sees (28×28)", height=160, interactive=False,
-                                elem_id="sketch-seen")
+                seen = gr.HTML(views.seen_digit(None), elem_id="sketch-seen")
                 with gr.Row():
                     before = gr.Label(num_top_classes=3, label="Before pruning", elem_id="label-before")
                     after = gr.Label(num_top_classes=3, label="After pruning", elem_id="label-after")

@@ -112,6 +112,16 @@ def digit_strip(result: PruneResult, digit_set: DigitSet, indices: list[int]) ->
     return f'<div class="pl-strip" id="digit-strip">{"".join(cells)}</div>{note}'
 
 
+def seen_digit(digit: np.ndarray | None) -> str:
+    """The (28, 28) uint8 digit the model reads, inline and enlarged with crisp pixels (no file to
+    fetch); a placeholder when nothing is drawn."""
+    title = '<div class="pl-seen-title">What the model sees (28×28)</div>'
+    if digit is None:
+        return f'<div class="pl-seen">{title}<div class="pl-seen-empty">nothing drawn yet</div></div>'
+    return (f'<div class="pl-seen">{title}<img src="{png_data_uri(digit)}" '
+            'alt="the drawing as the model sees it, 28 by 28 pixels"/></div>')
+
+
 def top_classes(probabilities: torch.Tensor) -> dict[str, float]:
     """{digit: probability} for gr.Label (it shows the top ones)."""
     return {str(digit): float(p) for digit, p in enumerate(probabilities.tolist())}
@@ -138,6 +148,9 @@ CSS = """
 .pl-digit img{width:56px;height:56px;image-rendering:pixelated;display:block;margin:auto}
 .pl-digit.pl-flip{border-color:#e4572e;background:#fff3ef}.pl-digit.pl-wrong figcaption b{color:#d0312d}
 .pl-strip-note{color:#666;font-size:12px;margin-top:4px}
+.pl-seen img,.pl-seen-empty{width:168px;height:168px;image-rendering:pixelated;display:block;border-radius:4px}
+.pl-seen-title{font-size:13px;color:#555;margin-bottom:4px}
+.pl-seen-empty{display:flex;align-items:center;justify-content:center;border:1px dashed #bbb;color:#888;font-size:13px}
 """
 
 

@@ -1,4 +1,6 @@
 """The app's event functions, called directly: outputs follow the engine, errors are clean."""
+import base64
+import io
 import os
 import re
 import subprocess
@@ -8,14 +10,22 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+from PIL import Image
 
 import app
 from pruning import PruneConfig, prune_model
+from pruning.sketch import preprocess_sketch
 from tests.test_sketch import drawn_copy
 
 DEFAULTS = dict(model="lenet", method="l1_unstructured", amount=0.5, threshold=0.05, scope="global",
                 per_type=False, conv_amount=0.2, linear_amount=0.4, layer_types=["conv", "linear"],
                 calibration_size=256, norm="L1", seed=0, sketch=None, session=None)
+
+
+def seen_pixels(html: str) -> np.ndarray | None:
+    """The digit shown under "What the model sees" (decoded from its inline PNG); None if no image."""
+    found = re.search(r'src="data:image/png;base64,([^"]+)"', html)
+    return None if found is None else np.asarray(Image.open(io.BytesIO(base64.b64decode(found.group(1)))))
 
 
 def run(**changes):
@@ -55,7 +65,7 @@ def test_sketch_reuses_the_pruned_model_and_shows_predictions(mnist_test):
     sketch = drawn_copy(mnist_test.images[0].numpy(), 9, 50, 100)
     second = run(amount=0.6, sketch=sketch, session=first["session"])
     assert second["session"].result is first["session"].result     # same setting: no re-pruning
-    assert second["seen"].shape == (28 * app.SEEN_SCALE, 28 * app.SEEN_SCALE)
+    assert np.array_equal(seen_pixels(second["seen"]), preprocess_sketch(sketch)[0])    # (28, 28)
     label = str(int(mnist_test.labels[0]))
     assert max(second["before"], key=second["before"].get) == label
     assert set(second["after"]) == {str(d) for d in range(10)}
@@ -64,7 +74,8 @@ def test_sketch_reuses_the_pruned_model_and_shows_predictions(mnist_test):
 
 def test_blank_sketch_shows_a_hint():
     out = run(sketch={"background": None, "layers": [], "composite": np.zeros((280, 280, 4), np.uint8)})
-    assert out["seen"] is None and out["before"] == app.BLANK_HINT == out["after"]
+    assert seen_pixels(out["seen"]) is None and "nothing drawn" in out["seen"]
+    assert out["before"] == app.BLANK_HINT == out["after"]
 
 
 @pytest.mark.parametrize("changes, message", [

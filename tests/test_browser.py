@@ -63,7 +63,7 @@ def test_slider_and_sketch_update_the_page(page):
     assert "Global sparsity 50.00%" not in page.inner_text("#sparsity-chart")
 
     hint = page.inner_text("#label-after")
-    assert "Draw a digit" in hint
+    assert "Draw a digit" in hint and "nothing drawn yet" in page.inner_text("#sketch-seen")
     page.locator("#sketchpad button[aria-label=Brush]").click()
     canvas = page.locator("#sketchpad canvas").first.bounding_box()
     cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
@@ -71,6 +71,9 @@ def test_slider_and_sketch_update_the_page(page):
     after = wait_for_text(page, "#label-after", hint)
     before = page.inner_text("#label-before")
     assert "%" in after and "%" in before and "Draw a digit" not in before
+    seen = page.locator("#sketch-seen img")                              # the inline 28x28 digit, drawn large
+    assert seen.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [True, 28, 28]
+    assert seen.bounding_box()["width"] == 168
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
     assert (ARTIFACTS / "browser.png").stat().st_size > 10_000

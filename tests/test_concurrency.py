@@ -141,9 +141,9 @@ def matches(outputs, expected, eval_set, sample: list[int], digit: np.ndarray | 
     same = (panel == views.accuracy_panel(expected) and chart == views.sparsity_chart(expected)
             and explain == views.explanation(expected) and strip == views.digit_strip(expected, eval_set, sample))
     if digit is None:
-        return same and seen is None
-    _, want_before, want_after = app.sketch_outputs(digit, expected)
-    return same and seen is not None and all(
+        return same and seen == views.seen_digit(None)
+    want_seen, want_before, want_after = app.sketch_outputs(digit, expected)
+    return same and seen == want_seen and all(
         got["label"] == max(want, key=want.get)
         and all(abs(c["confidence"] - want[c["label"]]) < 1e-5 for c in got["confidences"])
         for got, want in ((before, want_before), (after, want_after)))

@@ -10,6 +10,7 @@ import re
 import shutil
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -25,7 +26,7 @@ from models import create_model
 from pruning import PruneConfig, checkpoint, cli, engine
 from pruning import finetune as tuning
 from pruning.checkpoint import FORMAT, file_sha256, load_pretrained, save_checkpoint
-from tests.test_app import DEFAULTS, run
+from tests.test_app import DEFAULTS, run, seen_pixels
 from tests.test_server import free_port
 from tests.test_sketch import drawn_copy
 
@@ -274,7 +275,7 @@ BLANKS = {
 @pytest.mark.parametrize("name", list(BLANKS))
 def test_blank_sketches_show_the_hint_through_the_event_function(name):
     out = run(sketch={"background": None, "layers": [], "composite": np.asarray(BLANKS[name]())})
-    assert out["seen"] is None and out["before"] == app.BLANK_HINT == out["after"]
+    assert seen_pixels(out["seen"]) is None and out["before"] == app.BLANK_HINT == out["after"]
     assert "accuracy-panel" in out["accuracy"]
 
 
@@ -283,7 +284,7 @@ def test_rgba_grayscale_and_palette_sketches_read_like_rgb(heldout, mode):
     images = _modes(_digit_canvas(heldout))
     reference = run(sketch=images["RGB"])
     out = run(sketch=images[mode], session=reference["session"])
-    assert np.array_equal(out["seen"], reference["seen"])
+    assert seen_pixels(out["seen"]).shape == (28, 28) and out["seen"] == reference["seen"]
     assert out["before"] == reference["before"] and out["after"] == reference["after"]
 
 
@@ -291,7 +292,7 @@ def test_huge_sketch_through_the_event_function_is_shrunk_and_read(heldout):
     small = run(sketch=_digit_canvas(heldout))
     huge = _digit_canvas(heldout, scale=250, size=(8000, 8000))[..., 0]       # (8000, 8000) grayscale
     out = run(sketch=huge, session=small["session"])
-    assert out["seen"].shape == small["seen"].shape
+    assert seen_pixels(out["seen"]).shape == seen_pixels(small["seen"]).shape == (28, 28)
     assert max(out["before"], key=out["before"].get) == max(small["before"], key=small["before"].get)
 
 
@@ -300,14 +301,14 @@ def test_huge_image_file_through_the_event_function_is_refused_unread_with_a_war
     Image.new("L", (8000, 8000), 255).save(path)              # 64 M pixels
     with pytest.warns(UserWarning, match=r"Could not read the drawing: image too large"):
         out = run(sketch={"background": None, "layers": [], "composite": str(path)})
-    assert out["seen"] is None and "accuracy-panel" in out["accuracy"]
+    assert seen_pixels(out["seen"]) is None and "accuracy-panel" in out["accuracy"]
 
 
 def test_non_image_file_through_the_event_function_warns_and_keeps_serving(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("not an image")
     out = run(sketch={"background": None, "layers": [], "composite": str(path)})
-    assert out["seen"] is None and out["before"] == app.BLANK_HINT
+    assert seen_pixels(out["seen"]) is None and out["before"] == app.BLANK_HINT
     assert "accuracy-panel" in out["accuracy"]
 
 
@@ -320,11 +321,11 @@ def _upload(image: Image.Image, path: Path) -> dict:
 def test_sketches_through_the_http_api(server, heldout, tmp_path):
     for name, make in BLANKS.items():
         *_, seen, before, after = server.predict(sketch=_upload(make(), tmp_path / f"{name}.png"))
-        assert seen is None and before["label"] == app.BLANK_HINT == after["label"], name
+        assert seen_pixels(seen) is None and before["label"] == app.BLANK_HINT == after["label"], name
     reference = run(sketch=_digit_canvas(heldout))                       # in-process, RGB
     for mode, image in _modes(_digit_canvas(heldout)).items():
         *_, seen, before, after = server.predict(sketch=_upload(image, tmp_path / f"{mode}.png"))
-        assert Image.open(seen).size == (28 * app.SEEN_SCALE, 28 * app.SEEN_SCALE), mode
+        assert seen == reference["seen"] and seen_pixels(seen).shape == (28, 28), mode
         for label, expected in ((before, reference["before"]), (after, reference["after"])):
             assert label["label"] == max(expected, key=expected.get), mode
             for item in label["confidences"]:
@@ -485,3 +486,16 @@ def test_expired_session_state_frees_the_pruned_model():
         assert model() is None, "the expired session's pruned model is still referenced somewhere"
     finally:
         demo.close()
+
+
+@pytest.mark.slow
+def test_the_same_drawing_from_several_sessions_at_once_gives_the_same_image(server, heldout, tmp_path):
+    # the drawn digit is inline HTML, not a cached file that concurrent identical outputs rewrite
+    sketch = _upload(_modes(_digit_canvas(heldout))["RGB"], tmp_path / "same.png")
+    clients = [Client(server.url, verbose=False) for _ in range(8)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        outputs = list(pool.map(lambda client: client.predict(*api_args(sketch=sketch), api_name="/update"),
+                                clients))
+    seen = {output[4] for output in outputs}
+    assert len(seen) == 1 and seen_pixels(seen.pop()).shape == (28, 28)
+    server.assert_serving()
