@@ -3,25 +3,32 @@ from __future__ import annotations
 
 import sys
 
-from bench.common import mnist_dir, record
+from bench.common import alternate, mnist_dir, record
 
 
 def run(quick: bool = False) -> list[dict]:
-    from pruning import PruneConfig
+    from models import get_model_entry
+    from pruning import PruneConfig, load_pretrained
     from pruning.data import load_mnist_test
+    from pruning.evaluate import logits, prepared_inputs
     from pruning.size import shrink_report
     eval_set = load_mnist_test(mnist_dir())
     config = PruneConfig(model="convnet", method="ln_structured", amount=0.5, scope="local")
-    report = shrink_report("convnet", config, eval_set, repeats=3 if quick else 9)
-    dense, shrunk = report.costs["dense"], report.costs["shrunk"]
-    speedup = dense.latency_ms / shrunk.latency_ms
-    mac_ratio = dense.macs / shrunk.macs
-    common = dict(dense_ms=round(dense.latency_ms, 1), shrunk_ms=round(shrunk.latency_ms, 1),
-                  dense_macs=dense.macs, shrunk_macs=shrunk.macs, max_abs_difference=report.max_abs_difference)
-    return [record("P4 convnet 50% filters removed: speed-up vs dense", [speedup], "x", 2.0,
+    # the app's Size & speed report: the shrunk network, its outputs checked against the masked ones, MACs
+    report = shrink_report("convnet", config, eval_set, repeats=1)
+    dense, shrunk = load_pretrained("convnet")[0], report.model
+    x = prepared_inputs(eval_set, get_model_entry("convnet").input_padding)   # (10000, 1, 28, 28)
+    # dense and shrunk passes over the whole set, alternated so the VM's drift hits both alike
+    dense_s, shrunk_s = alternate(lambda: logits(dense, x), lambda: logits(shrunk, x), 3 if quick else 15)
+    speedups = [d / s for d, s in zip(dense_s, shrunk_s)]
+    mac_reduction = report.costs["dense"].macs / report.costs["shrunk"].macs
+    common = dict(dense_ms=[round(1000 * t, 1) for t in dense_s], shrunk_ms=[round(1000 * t, 1) for t in shrunk_s],
+                  dense_macs=report.costs["dense"].macs, shrunk_macs=report.costs["shrunk"].macs,
+                  max_abs_difference=report.max_abs_difference)
+    return [record("P4 convnet 50% filters removed: speed-up vs dense", speedups, "x", 2.0,
                    higher_is_better=True, **common),
-            record("P4 speed-up / MAC reduction", [speedup / mac_ratio], "ratio", 0.7, higher_is_better=True,
-                   mac_reduction=round(mac_ratio, 2))]
+            record("P4 speed-up / MAC reduction", [s / mac_reduction for s in speedups], "ratio", 0.7,
+                   higher_is_better=True, mac_reduction=round(mac_reduction, 2))]
 
 
 if __name__ == "__main__":
