@@ -46,6 +46,14 @@ def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int,
     return samples_a, samples_b
 
 
+
+def alternated_speedups(dense, shrunk, x, repeats: int) -> tuple[list[float], list[float], list[float]]:
+    """Passes of two models over x (pruning.evaluate.logits), alternated: dense seconds, shrunk
+    seconds, and the per-pair speed-ups dense / shrunk."""
+    from pruning.evaluate import logits
+    dense_s, shrunk_s = alternate(lambda: logits(dense, x), lambda: logits(shrunk, x), repeats)
+    return dense_s, shrunk_s, [d / s for d, s in zip(dense_s, shrunk_s)]
+
 def record(name: str, samples: list[float], unit: str, target: float | None, scale: float = 1.0,
            higher_is_better: bool = False, **extra) -> dict:
     """One result row: median/min/max in `unit` (samples * scale), target and pass/fail."""

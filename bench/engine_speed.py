@@ -13,7 +13,7 @@ import torch
 import torch.nn.utils.prune as prune
 from torch import nn
 
-from bench.common import alternate, mnist_dir, record, repeat
+from bench.common import alternate, alternated_speedups, mnist_dir, record, repeat
 
 MODELS = ("lenet", "convnet", "mlp")   # no target here: P1 (app_latency) times this plus the views
 AMOUNTS = [0.3, 0.5, 0.7, 0.9]     # cycled: every call re-prunes with a new setting
@@ -79,17 +79,15 @@ def _shrink_speedup(eval_set, repeats: int) -> dict:
     (ln_structured + pruning.shrink), both evaluated over the whole set with pruning.evaluate.logits."""
     from pruning import PruneConfig, prune_model
     from pruning.checkpoint import load_pretrained
-    from pruning.evaluate import logits, prepared_inputs
+    from pruning.evaluate import prepared_inputs
     from pruning.shrink import shrink_model
     dense = load_pretrained("convnet")[0]
     small = shrink_model(prune_model("convnet", PruneConfig(model="convnet", method="ln_structured",
                                                              amount=0.5)).model, "convnet")
-    x = prepared_inputs(eval_set, 0)
-    samples_dense, samples_small = alternate(lambda: logits(dense, x), lambda: logits(small.model, x), repeats)
+    *_, speedups = alternated_speedups(dense, small.model, prepared_inputs(eval_set, 0), repeats)
     widths = ", ".join(f"{name} {a}->{b}" for name, (a, b) in small.widths.items())
     return record("P2c convnet speed-up, 50% of filters removed (dense / shrunk eval time)",
-                  [a / b for a, b in zip(samples_dense, samples_small)], "x", MIN_SHRINK_SPEEDUP,
-                  higher_is_better=True, widths=widths)
+                  speedups, "x", MIN_SHRINK_SPEEDUP, higher_is_better=True, widths=widths)
 
 
 def run(quick: bool = False) -> list[dict]:

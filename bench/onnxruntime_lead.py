@@ -22,8 +22,9 @@ def lenet_session(model):
     """An onnxruntime session computing lenet's logits with the first conv's pool phases."""
     import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
-    from pruning.evaluate import _permanent_copy, _phase_weights
-    plain = _permanent_copy(model)
+    from pruning.evaluate import _phase_weights
+    from pruning.shrink import permanent_copy
+    plain = permanent_copy(model)
     weights = {k: v.detach().numpy() for k, v in plain.state_dict().items()}
     phase_weight, phase_bias = _phase_weights(plain.conv1)          # (4*O, 1, 6, 6), (4*O,)
     weights.update(pw=phase_weight.numpy(), pb=phase_bias.numpy(),

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import sys
 
-from bench.common import alternate, mnist_dir, record
+from bench.common import alternated_speedups, mnist_dir, record
 
 
 def run(quick: bool = False) -> list[dict]:
     from models import get_model_entry
     from pruning import PruneConfig, load_pretrained
     from pruning.data import load_mnist_test
-    from pruning.evaluate import logits, prepared_inputs
+    from pruning.evaluate import prepared_inputs
     from pruning.size import shrink_report
     eval_set = load_mnist_test(mnist_dir())
     config = PruneConfig(model="convnet", method="ln_structured", amount=0.5, scope="local")
@@ -19,8 +19,7 @@ def run(quick: bool = False) -> list[dict]:
     dense, shrunk = load_pretrained("convnet")[0], report.model
     x = prepared_inputs(eval_set, get_model_entry("convnet").input_padding)   # (10000, 1, 28, 28)
     # dense and shrunk passes over the whole set, alternated so the VM's drift hits both alike
-    dense_s, shrunk_s = alternate(lambda: logits(dense, x), lambda: logits(shrunk, x), 3 if quick else 15)
-    speedups = [d / s for d, s in zip(dense_s, shrunk_s)]
+    dense_s, shrunk_s, speedups = alternated_speedups(dense, shrunk, x, 3 if quick else 15)
     mac_reduction = report.costs["dense"].macs / report.costs["shrunk"].macs
     common = dict(dense_ms=[round(1000 * t, 1) for t in dense_s], shrunk_ms=[round(1000 * t, 1) for t in shrunk_s],
                   dense_macs=report.costs["dense"].macs, shrunk_macs=report.costs["shrunk"].macs,
