@@ -1,35 +1,38 @@
 """P1/P1b: server-side time from a control change to all outputs (the app's update function)."""
 from __future__ import annotations
 
-import os
 import sys
 
-from bench.common import mnist_dir, record
+from bench.common import record
 
 TARGETS_MS = {"lenet": 150.0, "convnet": 600.0, "mlp": None}
 AMOUNTS = [0.3, 0.5, 0.7, 0.9]   # cycled, so every call is a new setting and really re-prunes
 
 
 def run(quick: bool = False) -> list[dict]:
-    os.environ.setdefault("PRUNING_LAB_DATA_DIR", mnist_dir())
-    import app
-    eval_set, _ = app.eval_set_and_note()
+    import time
+
+    import gradio as gr
+
+    import app  # noqa: F401  (the app as served: its environment and handlers)
+    from pruning import runtime
+    from ui import handlers
+    from ui.resources import eval_set
+    runtime.start()
     repeats = 5 if quick else 25
-    rows = [machine_speed(eval_set, 3 if quick else 9)]
+    rows = [machine_speed(eval_set(), 3 if quick else 9)]
     for model, target in TARGETS_MS.items():
-        session = None
+        request = gr.Request(session_hash=f"bench-{model}")
         samples = []
         for i in range(repeats + 2):                                # 2 warm-up calls
-            import time
             args = dict(model=model, method="l1_unstructured", amount=AMOUNTS[i % len(AMOUNTS)],
                         threshold=0.05, scope="global", per_type=False, conv_amount=0.2, linear_amount=0.4,
-                        layer_types=["conv", "linear"], calibration_size=256, norm="L1", seed=0,
-                        sketch=None, session=session)
+                        layer_types=["conv", "linear"], calibration_size=256, norm="L1", seed=0)
             start = time.perf_counter()
-            *_, session = app.update(**args)
+            handlers.update(**args, request=request)
             if i >= 2:
                 samples.append(time.perf_counter() - start)
-        rows.append(record(f"P1 update latency {model} ({eval_set.describe()})", samples, "ms", target,
+        rows.append(record(f"P1 update latency {model} ({eval_set().describe()})", samples, "ms", target,
                            scale=1000))
     return rows
 

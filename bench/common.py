@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+DEFAULT_MNIST = ROOT / "data" / "mnist"          # the shipped official test split
 
 
 def mnist_dir() -> str:
-    """The official MNIST test split for benchmarks ($PRUNING_LAB_DATA_DIR, else ../shared/data/mnist)."""
+    """The official MNIST test split for benchmarks ($PRUNING_LAB_DATA_DIR, else the shipped data/mnist)."""
     return os.environ.get("PRUNING_LAB_DATA_DIR") or str(DEFAULT_MNIST)
 
 
@@ -47,11 +47,12 @@ def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int,
 
 
 
-def alternated_speedups(dense, shrunk, x, repeats: int) -> tuple[list[float], list[float], list[float]]:
-    """Passes of two models over x (pruning.evaluate.logits), alternated: dense seconds, shrunk
-    seconds, and the per-pair speed-ups dense / shrunk."""
+def alternated_speedups(dense, shrunk, x, repeats: int, evaluate=None) -> tuple[list[float], list[float], list[float]]:
+    """Passes of two models over x (`evaluate`, default pruning.evaluate.logits), alternated: dense
+    seconds, shrunk seconds, and the per-pair speed-ups dense / shrunk."""
     from pruning.evaluate import logits
-    dense_s, shrunk_s = alternate(lambda: logits(dense, x), lambda: logits(shrunk, x), repeats)
+    evaluate = evaluate or logits
+    dense_s, shrunk_s = alternate(lambda: evaluate(dense, x), lambda: evaluate(shrunk, x), repeats)
     return dense_s, shrunk_s, [d / s for d, s in zip(dense_s, shrunk_s)]
 
 def record(name: str, samples: list[float], unit: str, target: float | None, scale: float = 1.0,
@@ -100,3 +101,65 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+# --- browser and served-app helpers (browser_latency, workshop) ---
+import json  # noqa: E402  (appended section)
+import shutil  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's Chromium, headless and quiet (no background downloads, no QUIC): see ../shared/FACTS.md
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at `fraction` (0..1) of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[round(fraction * (len(ordered) - 1))]
+
+
+def start_script(args: list[str], port: int, log: Path, env: dict | None = None) -> subprocess.Popen:
+    """`python *args` from the repository root, serving on 127.0.0.1:`port`, with gradio's per-event
+    profiling on (GET /gradio_api/profiling/traces) and its output into `log`."""
+    full_env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+                "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_PROFILING": "1", **(env or {})}
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def profiling_traces(url: str) -> list[dict]:
+    """Gradio's per-event server timings (queue_wait_ms, preprocess_ms, fn_call_ms, postprocess_ms,
+    total_ms, fn_name, session_hash, timestamp = wall clock at dequeue) of a server run with
+    GRADIO_PROFILING=1."""
+    with urllib.request.urlopen(url.rstrip("/") + "/gradio_api/profiling/traces", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def event_outputs(url: str, api_name: str) -> list[str]:
+    """The outputs of a served Gradio app's event `api_name`, named from its config (label, else elem_id,
+    else type); [] if it has no such event."""
+    with urllib.request.urlopen(url.rstrip("/") + "/config", timeout=30) as response:
+        config = json.loads(response.read())
+    components = {c["id"]: c["props"] | {"type": c["type"]} for c in config["components"]}
+    event = next((d for d in config["dependencies"] if d.get("api_name") == api_name), {"outputs": []})
+    return [components[i].get("label") or components[i].get("elem_id") or components[i]["type"]
+            for i in event["outputs"]]
+
+
+def machine_reference() -> dict:
+    """bench.app_latency's machine-speed row (one plain eager lenet pass over the benchmarks' set), for
+    suites that time the served app: on the shared machine, compare runs through it. Three passes
+    (after one warm-up) either way: a pass takes 0.1-0.4 s on a quiet machine, seconds on a loaded one."""
+    from bench.app_latency import machine_speed
+    from pruning import default_eval_set
+    return machine_speed(default_eval_set(mnist_dir()), 3)
+
+
+def wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> float:
+    """wait_for_http, and if the server never serves, the end of its output in the error."""
+    try:
+        return wait_for_http(url, process, timeout)
+    except (RuntimeError, TimeoutError) as err:
+        raise RuntimeError(f"{err}; its output ends:\n{log.read_text(errors='replace')[-2000:]}") from None

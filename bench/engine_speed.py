@@ -58,7 +58,9 @@ def _raw(model_name: str, eval_set, digits: torch.Tensor, fast: bool) -> Callabl
     (isolates the engine's own overhead); else a plain loop over the masked model (batches of 500)."""
     from models import get_model_entry
     from pruning.checkpoint import load_pretrained
-    from pruning.evaluate import inference_model, pad_inputs, prepared_inputs, run_batches
+    from pruning.evaluate import BATCH_SIZE, pad_inputs, prepared_inputs
+    from pruning.fastpath import inference_model
+    from pruning.runtime import run_batches
     base = load_pretrained(model_name)[0]
     padding = get_model_entry(model_name).input_padding
     x, d = prepared_inputs(eval_set, padding), pad_inputs(digits, padding)
@@ -68,7 +70,7 @@ def _raw(model_name: str, eval_set, digits: torch.Tensor, fast: bool) -> Callabl
         layers = [(m, "weight") for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
         prune.global_unstructured(layers, prune.L1Unstructured, amount=amount)
         with torch.inference_mode():
-            out = run_batches(inference_model(model), x) if fast else torch.cat([model(b) for b in x.split(500)])
+            out = run_batches(inference_model(model), x, BATCH_SIZE) if fast else torch.cat([model(b) for b in x.split(500)])
             accuracy = float((out.argmax(1) == eval_set.labels).float().mean())
             return accuracy, torch.softmax(base(d), 1), torch.softmax(model(d), 1)
     return work
@@ -91,7 +93,9 @@ def _shrink_speedup(eval_set, repeats: int) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
+    from pruning import runtime
     from pruning.data import load_mnist_test, normalize
+    runtime.start()
     eval_set = load_mnist_test(mnist_dir())
     digits = normalize(eval_set.images[:N_DIGITS])
     repeats = 5 if quick else 21

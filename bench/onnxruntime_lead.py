@@ -2,7 +2,7 @@
 
 Not one of `python -m bench`'s suites: it needs two packages the product does not depend on
 (`pip install onnx==1.23.2 onnxruntime==1.32.0`, ~114 MB). It builds, for one pruned lenet, the ONNX
-graph of the rewrite that pruning/evaluate.py runs (first conv + pool as one stride-2 "phase" conv,
+graph of the rewrite that pruning/fastpath.py runs (first conv + pool as one stride-2 "phase" conv,
 then ReduceMax over the 4 phases), runs it on the same 2-worker pool in batches of 200, and alternates
 it with the engine's accuracy() on the 10,000 test digits (session building included, as the sweep
 would pay it per model). Run: `python -m bench.onnxruntime_lead`.
@@ -22,11 +22,11 @@ def lenet_session(model):
     """An onnxruntime session computing lenet's logits with the first conv's pool phases."""
     import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
-    from pruning.evaluate import _phase_weights
-    from pruning.shrink import permanent_copy
+    from pruning.fastpath import phase_weights
+    from pruning.masks import permanent_copy
     plain = permanent_copy(model)
     weights = {k: v.detach().numpy() for k, v in plain.state_dict().items()}
-    phase_weight, phase_bias = _phase_weights(plain.conv1)          # (4*O, 1, 6, 6), (4*O,)
+    phase_weight, phase_bias = phase_weights(plain.conv1)          # (4*O, 1, 6, 6), (4*O,)
     weights.update(pw=phase_weight.numpy(), pb=phase_bias.numpy(),
                    shape5=np.array([0, 4, plain.conv1.out_channels, 14, 14], dtype=np.int64))
     node = helper.make_node

@@ -10,8 +10,10 @@ TARGET_S = 20.0
 
 
 def run(quick: bool = False) -> list[dict]:
+    from pruning import runtime
     from pruning.data import load_mnist_test
     from pruning.sweep import DEFAULT_AMOUNTS, sweep
+    runtime.start()
     eval_set = load_mnist_test(mnist_dir())
     amounts = DEFAULT_AMOUNTS[::5] if quick else DEFAULT_AMOUNTS
     steps = []

@@ -20,6 +20,11 @@ class ConvNet(nn.Module):
         self.fc1 = nn.Linear(c3 * 3 * 3, hidden)
         self.fc2 = nn.Linear(hidden, 10)
 
+    def model_args(self) -> dict:
+        """Constructor widths read off this instance: create_model("convnet", **model_args()) rebuilds it."""
+        return {"channels": (self.conv1.out_channels, self.conv2.out_channels, self.conv3.out_channels),
+                "hidden": self.fc1.out_features}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:     # x: (N, 1, 28, 28)
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)          # (N, c1, 14, 14)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)          # (N, c2, 7, 7)

@@ -25,6 +25,11 @@ class LeNet(nn.Module):
         self.fc2 = nn.Linear(h1, h2)
         self.fc3 = nn.Linear(h2, 10)
 
+    def model_args(self) -> dict:
+        """Constructor widths read off this instance: create_model("lenet", **model_args()) rebuilds it."""
+        return {"channels": (self.conv1.out_channels, self.conv2.out_channels),
+                "hidden": (self.fc1.out_features, self.fc2.out_features)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:     # x: (N, 1, 32, 32)
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)          # (N, c1, 14, 14)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)          # (N, c2, 5, 5)

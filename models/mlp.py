@@ -15,6 +15,10 @@ class MLP(nn.Module):
         self.fc1 = nn.Linear(28 * 28, hidden)
         self.fc2 = nn.Linear(hidden, 10)
 
+    def model_args(self) -> dict:
+        """Constructor widths read off this instance: create_model("mlp", **model_args()) rebuilds it."""
+        return {"hidden": self.fc1.out_features}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:     # x: (N, 1, 28, 28)
         x = torch.flatten(x, 1)                             # (N, 784)
         return self.fc2(F.relu(self.fc1(x)))                # (N, 10) logits

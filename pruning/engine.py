@@ -17,10 +17,9 @@ from .checkpoint import load_pretrained
 from .config import PruneConfig
 from .data import DigitSet
 from .evaluate import predictions, probabilities
-from .methods import get_method
 from .pruner import apply_pruning
+from .runtime import single_threaded
 from .stats import LayerStats, global_sparsity, layer_stats, parameter_counts
-from .threads import single_threaded
 
 
 @dataclass
@@ -57,8 +56,8 @@ class PruneResult:
 
 
 @lru_cache(maxsize=32)
-def _dense_predictions(model_name: str, eval_set: DigitSet) -> torch.Tensor:
-    """Pretrained predictions on an eval set: computed once per server, shared read-only."""
+def dense_predictions(model_name: str, eval_set: DigitSet) -> torch.Tensor:
+    """The pretrained model's predictions on an eval set: computed once per process, shared read-only."""
     return predictions(load_pretrained(model_name)[0], model_name, eval_set)
 
 
@@ -101,18 +100,18 @@ def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: D
     _check_inputs(name_or_model, config, digits)
     base = load_pretrained(name_or_model)[0] if isinstance(name_or_model, str) else name_or_model
     model = copy.deepcopy(base).eval()
-    # masks are many tiny operators: one thread (the same median on a quiet machine; beside two busy
-    # processes the slowest of 30 prunes took 16 ms instead of 160); data-driven scoring runs a batch
-    # backward pass, faster on all threads (lenet gradient: 24 ms on two threads, 32 ms on one)
-    with contextlib.nullcontext() if get_method(config.method).data_driven else single_threaded():
-        apply_pruning(model, config, calibration, scores)
+    method = config.method_entry
+    # masks are many tiny operators, cheaper on one thread, above all when other work holds the cores;
+    # data-driven scoring runs a batch backward pass, which is faster on all threads
+    with contextlib.nullcontext() if method.data_driven else single_threaded():
+        apply_pruning(model, config, calibration, scores, method)
     stats = layer_stats(model)
     total, nonzero = parameter_counts(model)
     timings["prune_s"] = time.perf_counter() - start
     result = PruneResult(config, stats, layer_stats(base), global_sparsity(stats), total, nonzero, model=model)
     if eval_set is not None:
         start = time.perf_counter()
-        dense = (_dense_predictions(config.model, eval_set) if isinstance(name_or_model, str)
+        dense = (dense_predictions(config.model, eval_set) if isinstance(name_or_model, str)
                  else predictions(base, config.model, eval_set))
         result.predictions_before = dense
         result.predictions_after = predictions(model, config.model, eval_set)

@@ -10,8 +10,8 @@ from torch import nn
 
 from .checkpoint import FORMAT, save_checkpoint
 from .config import PruneConfig
-from .methods import get_method
-from .shrink import architecture_args, permanent_copy, shrink_model
+from .masks import permanent_copy
+from .shrink import architecture_args, shrink_model
 from .stats import global_sparsity, layer_stats, parameter_counts
 
 LOAD_IN_PLAIN_PYTORCH = (
@@ -48,7 +48,7 @@ def export_pruned(model: nn.Module, model_name: str, path: str | os.PathLike,
     `python -m pruning --checkpoint path`, or plain PyTorch (LOAD_IN_PLAIN_PYTORCH).
     """
     if shrink is None:
-        shrink = config is not None and get_method(config.method).structured
+        shrink = config is not None and config.method_entry.structured
     if shrink:
         shrunk = shrink_model(model, model_name)
         network, model_args = shrunk.model, shrunk.model_args

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -9,10 +10,13 @@ from torch import nn
 
 from models import get_model_entry
 
-from .config import PruneConfig
 from .data import normalize, package_train_digits
-from .evaluate import pad_inputs
+from .inputs import pad_inputs
 from .methods import register_method
+from .nm import nm_masker
+
+if TYPE_CHECKING:
+    from .config import PruneConfig
 
 
 @dataclass
@@ -85,7 +89,7 @@ def random_weights(context: ImportanceContext) -> dict[str, torch.Tensor]:
 
 
 @register_method("ln_structured", "Removes whole conv filters / linear neurons whose weights have the "
-                 "smallest L1 (or L2) norm.", structured=True)
+                 "smallest L1 (or L2) norm.", structured=True, settings=("norm",))
 def unit_norm(context: ImportanceContext) -> dict[str, torch.Tensor]:
     return {name: w.flatten(1).norm(p=context.config.norm, dim=1) for name, w in _weights(context).items()}
 
@@ -98,8 +102,15 @@ def random_units(context: ImportanceContext) -> dict[str, torch.Tensor]:
 
 
 @register_method("threshold", "Removes every weight whose magnitude is below an absolute threshold; "
-                 "the sparsity is whatever that threshold gives.", structured=False, uses_threshold=True)
+                 "the sparsity is whatever that threshold gives.", structured=False, uses_threshold=True, settings=("threshold",))
 def magnitude_for_threshold(context: ImportanceContext) -> dict[str, torch.Tensor]:
+    return l1_magnitude(context)
+
+
+@register_method("nm_semi_structured", "Keeps the N largest |w| of every M consecutive weights (N:M, e.g. 2:4 "
+                 "as GPU sparse tensor cores need); layers whose fan-in is not a multiple of M stay dense.",
+                 structured=False, masker=nm_masker, uses_amount=False, settings=("nm",))
+def magnitude_in_groups(context: ImportanceContext) -> dict[str, torch.Tensor]:
     return l1_magnitude(context)
 
 

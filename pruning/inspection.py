@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .masks import weight_mask
 from .pruner import layer_type, prunable_layers
 
 MAX_GRID_FILTERS = 64      # filters (rows) shown in a filter grid
@@ -22,12 +23,6 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
     if name not in layers:
         raise ValueError(f"unknown layer {name!r}; layers: {', '.join(layers)}")
     return layers[name]
-
-
-def weight_mask(module: nn.Module) -> torch.Tensor:
-    """The layer's weight mask (1 kept, 0 pruned); all ones for a layer that was not pruned."""
-    mask = getattr(module, "weight_mask", None)
-    return torch.ones_like(module.weight) if mask is None else mask.detach().clone()
 
 
 @dataclass(frozen=True)

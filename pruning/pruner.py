@@ -7,7 +7,7 @@ from torch import nn
 
 from .config import LAYER_TYPES, PruneConfig
 from .importance import ImportanceContext
-from .methods import get_method
+from .methods import MethodEntry
 
 
 class ThresholdPruning(prune.BasePruningMethod):
@@ -37,38 +37,49 @@ def prunable_layers(model: nn.Module, layer_types: tuple[str, ...] = tuple(LAYER
             if layer_type(m) in layer_types and not (structured and name == output_layer)}
 
 
-def selected_layers(model: nn.Module, config: PruneConfig) -> dict[str, nn.Module]:
-    """The layers `config` prunes in `model`; a ValueError if there are none."""
-    method = get_method(config.method)
+def selected_layers(model: nn.Module, config: PruneConfig, method: MethodEntry | None = None
+                    ) -> dict[str, nn.Module]:
+    """The layers `config` prunes in `model`; a ValueError if there are none (or if a per-layer amount
+    names a layer that is not among them)."""
+    method = method or config.method_entry
     layers = prunable_layers(model, config.layer_types, method.structured)
     if not layers:
         kept_whole = " (structured pruning keeps the output layer whole)" if method.structured else ""
         raise ValueError(f"model {config.model!r} has no {' or '.join(config.layer_types)} layers "
                          f"to prune{kept_whole}; choose other layer types")
+    unknown = [name for name, _ in config.layer_amounts if name not in layers]
+    if unknown:
+        raise ValueError(f"per-layer amounts name layer(s) {unknown} that {config.method} does not prune "
+                         f"in {config.model}; layers: {', '.join(layers)}")
     return layers
 
 
 def importance_scores(model: nn.Module, config: PruneConfig,
-                      calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                      calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
+                      method: MethodEntry | None = None) -> dict[str, torch.Tensor]:
     """The method's scores for the selected layers, by layer name: per weight (unstructured) or per
     output unit (structured). They do not depend on the amount or the scope, so one set can prune
     the same weights at many amounts (the sweep does)."""
-    layers = selected_layers(model, config)
-    return get_method(config.method).importance(ImportanceContext(model, layers, config, calibration))
+    method = method or config.method_entry
+    layers = selected_layers(model, config, method)
+    return method.importance(ImportanceContext(model, layers, config, calibration))
 
 
 def apply_pruning(model: nn.Module, config: PruneConfig,
                   calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
-                  scores: dict[str, torch.Tensor] | None = None) -> dict[str, nn.Module]:
+                  scores: dict[str, torch.Tensor] | None = None,
+                  method: MethodEntry | None = None) -> dict[str, nn.Module]:
     """Mask `model` in place per `config` (weight_orig + weight_mask); returns the pruned layers.
     scores: importance_scores(...) of these same weights under this method, layers and settings;
-    computed here when None."""
-    method = get_method(config.method)
-    layers = selected_layers(model, config)
+    computed here when None. method: config's registry entry, when the caller already has it."""
+    method = method or config.method_entry
+    layers = selected_layers(model, config, method)
     if scores is None:
-        scores = importance_scores(model, config, calibration)
+        scores = importance_scores(model, config, calibration, method)
     _check_scores(scores, layers, method.structured)
-    if method.uses_threshold:
+    if method.masker is not None:
+        method.masker(layers, scores, config)
+    elif method.uses_threshold:
         for name, module in layers.items():
             ThresholdPruning.apply(module, "weight", config.threshold, importance_scores=scores[name])
     elif method.structured:
@@ -79,7 +90,7 @@ def apply_pruning(model: nn.Module, config: PruneConfig,
                                   amount=config.amount)
     else:
         for name, module in layers.items():
-            prune.l1_unstructured(module, "weight", config.amount_for(layer_type(module)),
+            prune.l1_unstructured(module, "weight", config.amount_for(layer_type(module), name),
                                   importance_scores=scores[name])
     return layers
 
@@ -101,7 +112,7 @@ def _prune_units(layers: dict[str, nn.Module], unit_scores: dict[str, torch.Tens
     if config.scope == "global":
         keep = _global_unit_keep(unit_scores, config.amount)
     else:
-        keep = {name: _local_unit_keep(unit_scores[name], config.amount_for(layer_type(m)))
+        keep = {name: _local_unit_keep(unit_scores[name], config.amount_for(layer_type(m), name))
                 for name, m in layers.items()}
     for name, module in layers.items():
         unit_mask = keep[name].to(module.weight.dtype)                        # (out_units,)

@@ -1,30 +1,19 @@
 """Real channel removal: turn a structurally masked model into the actually smaller network."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
-import torch.nn.utils.prune as prune
 from torch import nn
 
 from models import create_model, get_model_entry
 
 from .data import DigitSet
-from .evaluate import logits, prepared_inputs
+from .evaluate import logits
+from .inputs import prepared_inputs
+from .masks import permanent_copy
 from .pruner import layer_type, prunable_layers
-
-# How to read each registered architecture's constructor widths off a (shrunk) instance, so that
-# create_model(name, **args) rebuilds it. A new model needs one line here to be shrinkable/exportable.
-WIDTH_ARGS: dict[str, Callable[[nn.Module], dict[str, Any]]] = {
-    "lenet": lambda m: {"channels": (m.conv1.out_channels, m.conv2.out_channels),
-                        "hidden": (m.fc1.out_features, m.fc2.out_features)},
-    "convnet": lambda m: {"channels": (m.conv1.out_channels, m.conv2.out_channels, m.conv3.out_channels),
-                          "hidden": m.fc1.out_features},
-    "mlp": lambda m: {"hidden": m.fc1.out_features},
-}
-
 
 @dataclass
 class ShrinkResult:
@@ -38,23 +27,19 @@ class ShrinkResult:
         return {"model_args": self.model_args, "widths": {k: list(v) for k, v in self.widths.items()}}
 
 
-def permanent_copy(model: nn.Module) -> nn.Module:
-    """A deep copy with every torch.nn.utils.prune mask made permanent (prune.remove): plain
-    parameters holding zeros where pruned. The given model is not changed."""
-    plain = copy.deepcopy(model)
-    for module in plain.modules():
-        for buffer_name, _ in list(module.named_buffers(recurse=False)):
-            if buffer_name.endswith("_mask") and prune.is_pruned(module):
-                prune.remove(module, buffer_name[: -len("_mask")])
-    return plain.eval()
+def is_shrinkable(model: nn.Module) -> bool:
+    """Whether the architecture can say its own widths (a `model_args()` method), so that a
+    physically smaller copy can be rebuilt from the registry."""
+    return callable(getattr(model, "model_args", None))
 
 
 def architecture_args(model_name: str, model: nn.Module) -> dict[str, Any]:
-    """Constructor widths of `model` (an instance of registry model `model_name`)."""
+    """Constructor widths of `model` (an instance of registry model `model_name`), from its model_args()."""
     get_model_entry(model_name)
-    if model_name not in WIDTH_ARGS:
-        raise ValueError(f"no width mapping for model {model_name!r}: add one to pruning.shrink.WIDTH_ARGS")
-    return WIDTH_ARGS[model_name](model)
+    if not is_shrinkable(model):
+        raise ValueError(f"model {model_name!r} ({type(model).__name__}) has no model_args() method giving "
+                         "its widths, so it cannot be rebuilt smaller or exported")
+    return dict(model.model_args())
 
 
 def removable_units(model: nn.Module) -> dict[str, list[int]]:

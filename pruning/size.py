@@ -17,9 +17,10 @@ from .checkpoint import load_pretrained
 from .config import PruneConfig
 from .data import DigitSet
 from .engine import prune_model
-from .evaluate import accuracy, logits, prepared_inputs
-from .methods import get_method
-from .shrink import example_input, max_output_difference, permanent_copy, shrink_model
+from .evaluate import accuracy, logits
+from .inputs import prepared_inputs
+from .masks import permanent_copy
+from .shrink import example_input, max_output_difference, shrink_model
 from .stats import global_sparsity, layer_stats, parameter_counts
 
 MASKING_NOTE = ("Masking alone speeds nothing up and saves no memory: the masked network still multiplies "
@@ -194,7 +195,7 @@ def shrink_report(name_or_model: str | nn.Module, config: PruneConfig, eval_set:
     """Prune with a structured method, shrink, check the shrunk outputs equal the masked ones, and
     measure parameters, MACs, file size and CPU latency of the dense, masked and shrunk models.
     progress(fraction, message) is called before each model is measured (it may raise to stop)."""
-    if not get_method(config.method).structured:
+    if not config.method_entry.structured:
         raise ValueError(f"method {config.method!r} removes single weights, so no whole filter or neuron "
                          "can be taken out; choose a structured method (see sparse_size for file sizes)")
     pruned = prune_model(name_or_model, config)

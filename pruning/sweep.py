@@ -1,9 +1,7 @@
-"""Accuracy-vs-sparsity sweeps over methods x scopes x amounts, computed once per model and eval set."""
+"""Accuracy-vs-amount sweeps: every method x scope x amount pruned and measured on an eval set."""
 from __future__ import annotations
 
 import copy
-import hashlib
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
@@ -17,10 +15,11 @@ from .data import DigitSet
 from .engine import prune_model
 from .evaluate import accuracy
 from .importance import ImportanceContext
+from .masks import mask_fingerprint, threshold_for_sparsity
 from .methods import get_method, list_methods
 from .pruner import importance_scores, prunable_layers
-from .shrink import WIDTH_ARGS, removable_units, shrink_model
-from .threads import single_threaded
+from .runtime import single_threaded
+from .shrink import is_shrinkable, removable_units, shrink_model
 
 Progress = Callable[[float, str], None]
 DEFAULT_AMOUNTS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))   # 0.0, 0.05 ... 0.95
@@ -71,6 +70,16 @@ class SweepResult:
                 return p
         raise KeyError(f"no sweep point for {method}/{scope} at amount {amount}")
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SweepResult":
+        """The result to_dict() described (a cached sweep read back from disk)."""
+        config = dict(data["base_config"])
+        config["layer_types"] = tuple(config["layer_types"])
+        config["layer_amounts"] = tuple(config.get("layer_amounts", {}).items())
+        return cls(data["model"], data["eval_set"], tuple(data["amounts"]), PruneConfig(**config),
+                   data["dense_accuracy"], [SweepPoint(**p) for p in data["points"]], data["seconds"],
+                   data["models_evaluated"], data["evaluation_seconds"])
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
         return {"model": self.model, "eval_set": self.eval_set, "amounts": list(self.amounts),
@@ -79,52 +88,30 @@ class SweepResult:
                 "evaluation_seconds": self.evaluation_seconds, "points": [asdict(p) for p in self.points]}
 
 
-def threshold_for_sparsity(model: nn.Module, layer_types: tuple[str, ...], sparsity: float) -> float:
-    """The magnitude threshold t such that pruning |w| < t removes round(sparsity * n) of the n weights
-    of the selected layers (exactly, unless magnitudes tie at the cut)."""
-    magnitudes = torch.cat([m.weight.detach().abs().flatten()
-                            for m in prunable_layers(model, layer_types).values()])   # (n,)
-    k = round(sparsity * magnitudes.numel())
-    if k >= magnitudes.numel():
-        return float(magnitudes.max()) * 2 + 1.0
-    return float(torch.kthvalue(magnitudes, k + 1).values)      # the (k+1)-th smallest stays
-
-
-def _mask_fingerprint(model: nn.Module) -> str:
-    """A digest of the pruning masks: equal masks on the same base model give equal accuracy.
-    Masks of all ones compute exactly the dense model (w * 1 == w): they digest to "dense"."""
-    masks = {name: buffer.bool() for name, buffer in model.named_buffers() if name.endswith("_mask")}
-    if all(bool(mask.all()) for mask in masks.values()):
-        return "dense"
-    digest = hashlib.sha1()
-    for name, mask in masks.items():
-        digest.update(name.encode())
-        digest.update(mask.numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _line_configs(base: PruneConfig, base_model: nn.Module, method: str, scope: str,
                   amounts: tuple[float, ...]) -> list[PruneConfig]:
     """The configs of one line. "threshold" has no amount: each amount gets the threshold that removes
     that fraction of all selected weights (one global cut, so its local and global lines are equal)."""
     configs = [replace(base, method=method, scope=scope, amount=amount) for amount in amounts]
     if get_method(method).uses_threshold:
-        configs = [replace(c, threshold=threshold_for_sparsity(base_model, base.layer_types, c.amount))
-                   for c in configs]
+        layers = prunable_layers(base_model, base.layer_types)
+        configs = [replace(c, threshold=threshold_for_sparsity(layers, c.amount)) for c in configs]
     return configs
 
 
 def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str] | None = None,
           scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
-          base_config: PruneConfig | None = None, progress: Progress | None = None) -> SweepResult:
+          base_config: PruneConfig | None = None, progress: Progress | None = None,
+          on_line: Callable[[SweepResult], None] | None = None) -> SweepResult:
     """Prune with every method x scope x amount and measure accuracy on `eval_set` (uncached).
 
     Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
     Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
     evaluated once, with the engine's evaluate.accuracy. Everything after the dense evaluation runs
-    with one intra-op thread in this thread (single_threaded): ~10x faster than two when other work
-    holds the cores (measured; see docs/ADVANCED.md).
+    with one intra-op thread in this thread (runtime.single_threaded): the pruning is many tiny
+    operators, and evaluation still uses every core through the worker pool.
     base_config: settings kept fixed (model, layer types, norm, calibration size, seed).
+    on_line: called with the (growing) result after each finished line, to show curves as they come.
     """
     check_grid(methods, scopes, amounts)
     started = time.perf_counter()
@@ -134,7 +121,8 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
     result = SweepResult(model_name, eval_set.describe(), tuple(amounts), base,
                          accuracy(base_model, model_name, eval_set))
     with single_threaded():
-        _sweep_lines(result, name_or_model, base_model, eval_set, methods or list_methods(), scopes, progress)
+        _sweep_lines(result, name_or_model, base_model, eval_set, methods or list_methods(), scopes, progress,
+                     on_line)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -154,7 +142,8 @@ def check_grid(methods: list[str] | None, scopes: tuple[str, ...], amounts: tupl
 
 
 def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model: nn.Module, eval_set: DigitSet,
-                 methods: list[str], scopes: tuple[str, ...], progress: Progress | None) -> None:
+                 methods: list[str], scopes: tuple[str, ...], progress: Progress | None,
+                 on_line: Callable[[SweepResult], None] | None) -> None:
     """Fill result.points line by line (one method, one scope). A method's importance scores do not
     depend on the amount or scope: they are computed once per method (on a copy of the base model)."""
     evaluated: dict[str, float] = {"dense": result.dense_accuracy}
@@ -170,7 +159,7 @@ def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model
         configs = _line_configs(result.base_config, base_model, method, scope, result.amounts)
         pruned = [prune_model(name_or_model, config, calibration=calibration, scores=scores[method])
                   for config in configs]
-        keys = [_mask_fingerprint(p.model) for p in pruned]
+        keys = [mask_fingerprint(p.model) for p in pruned]
         for key, p in zip(keys, pruned):
             if key not in evaluated:
                 started = time.perf_counter()
@@ -178,9 +167,11 @@ def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model
                 result.evaluation_seconds += time.perf_counter() - started
                 result.models_evaluated += 1
         threshold = get_method(method).uses_threshold
-        result.points += [SweepPoint(method, scope, c.amount, p.global_sparsity, evaluated[key],
-                                     c.threshold if threshold else None)
-                          for c, p, key in zip(configs, pruned, keys)]
+        result.points = result.points + [SweepPoint(method, scope, c.amount, p.global_sparsity, evaluated[key],
+                                                    c.threshold if threshold else None)
+                                         for c, p, key in zip(configs, pruned, keys)]   # a new list: readers
+        if on_line is not None:                                                          # see whole lines
+            on_line(result)
     if progress is not None:
         progress(1.0, f"{len(result.points)} points, {len(evaluated)} distinct models evaluated")
 
@@ -192,51 +183,8 @@ def evaluation_model(model: nn.Module, model_name: str) -> nn.Module:
     """The model to measure: `model` itself, or, when at least SHRINK_MIN_FRACTION of its hidden units
     are all-zero (structured pruning), the physically smaller network computing the same outputs
     (shrink.shrink_model; max |logit difference| <= 1e-5, tested): the same accuracy in fewer operations."""
-    if model_name not in WIDTH_ARGS:
+    if not is_shrinkable(model):
         return model
     units = sum(m.weight.shape[0] for m in prunable_layers(model, structured=True).values())
     removable = sum(map(len, removable_units(model).values()))    # reads weight (= orig * mask) and bias
     return shrink_model(model, model_name).model if removable >= SHRINK_MIN_FRACTION * max(1, units) else model
-
-
-_CACHE: dict[tuple, SweepResult] = {}
-_KEY_LOCKS: dict[tuple, threading.Lock] = {}
-_GUARD = threading.Lock()
-
-
-def eval_set_fingerprint(eval_set: DigitSet) -> str:
-    """Content digest of a digit set (two loads of the same data share one cache entry)."""
-    digest = hashlib.sha1(eval_set.name.encode())
-    digest.update(eval_set.images.contiguous().numpy().tobytes())
-    digest.update(eval_set.labels.contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def cached_sweep(model_name: str, eval_set: DigitSet, methods: list[str] | None = None,
-                 scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
-                 base_config: PruneConfig | None = None, progress: Progress | None = None) -> SweepResult:
-    """sweep() of a pretrained model, computed once per server for each (model, eval set, grid).
-
-    Concurrent callers asking for the same sweep wait for the one computation instead of
-    repeating it; the returned result is shared: treat it as read-only.
-    """
-    base = replace(base_config or PruneConfig(model=model_name), model=model_name)
-    key = (model_name, eval_set_fingerprint(eval_set), tuple(methods or list_methods()), tuple(scopes),
-           tuple(amounts), base)
-    with _GUARD:
-        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
-    if progress is not None and key not in _CACHE and key_lock.locked():
-        progress(0.0, "waiting for the same sweep started by another user")
-    with key_lock:
-        if key not in _CACHE:
-            _CACHE[key] = sweep(model_name, eval_set, list(key[2]), key[3], key[4], base, progress)
-        elif progress is not None:
-            progress(1.0, "sweep taken from the cache")
-        return _CACHE[key]
-
-
-def clear_sweep_cache() -> None:
-    """Forget every cached sweep (tests; after replacing a checkpoint)."""
-    with _GUARD:
-        _CACHE.clear()
-        _KEY_LOCKS.clear()

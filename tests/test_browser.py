@@ -1,13 +1,15 @@
-"""The app in real headless Chromium: move the amount slider, draw a digit, see the page change."""
+"""The app in real headless Chromium: move the amount slider (an /update), draw a digit (a /draw, no
+re-pruning), see the page change."""
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 import app
-from tests.test_server import free_port
+from tests.ui_helpers import server_url  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -16,24 +18,37 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
+class Events:
+    """The event functions the page asks the server to run (read from its queue requests), in order."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def record(self, request) -> None:
+        if request.method == "POST" and urlsplit(request.url).path.endswith("/queue/join"):
+            fn = app.demo.fns[request.post_data_json["fn_index"]]
+            self.names.append(fn.api_name)
+
+    def since(self, start: int) -> list[str]:
+        return self.names[start:]
+
+
 @pytest.fixture(scope="module")
-def page():
+def browser_page(server_url):
     if not os.path.exists(CHROMIUM):
         message = "Debian's chromium is not installed (apt-get install chromium)"
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     from playwright.sync_api import sync_playwright
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, **app.LAUNCH_OPTIONS)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             tempfile.mkdtemp(), executable_path=CHROMIUM, args=FLAGS, headless=True,
             viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.goto(url)
+        page, events = context.new_page(), Events()
+        page.on("request", events.record)
+        page.goto(server_url)
         page.wait_for_selector("#accuracy-panel", timeout=60_000)
-        yield page
+        yield page, events
         context.close()
-    app.demo.close()
 
 
 def wait_for_text(page, selector: str, old: str, needle: str = "%") -> str:
@@ -51,26 +66,33 @@ def drag(page, x0: float, y0: float, x1: float, y1: float) -> None:
     page.mouse.up()
 
 
-def test_slider_and_sketch_update_the_page(page):
+def test_slider_and_sketch_update_the_page(browser_page):
+    page, events = browser_page
     accuracy = page.inner_text("#accuracy-panel")
     chart = page.inner_text("#sparsity-chart")
     assert "Global sparsity 50.00%" in chart
     slider = page.locator("#amount-slider input[type=range]").bounding_box()
     middle = slider["y"] + slider["height"] / 2
+    before_drag = len(events.names)
     drag(page, slider["x"] + 0.5 * slider["width"], middle, slider["x"] + 0.95 * slider["width"], middle)
     new_accuracy = wait_for_text(page, "#accuracy-panel", accuracy)
     assert new_accuracy != accuracy and "%" in new_accuracy
     assert "Global sparsity 50.00%" not in page.inner_text("#sparsity-chart")
+    assert "update" in events.since(before_drag) and "draw" not in events.since(before_drag)
 
     hint = page.inner_text("#label-after")
     assert "Draw a digit" in hint and "nothing drawn yet" in page.inner_text("#sketch-seen")
     page.locator("#sketchpad button[aria-label=Brush]").click()
     canvas = page.locator("#sketchpad canvas").first.bounding_box()
     cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+    before_drawing, accuracy = len(events.names), page.inner_text("#accuracy-panel")
     drag(page, cx, cy - 70, cx, cy + 70)                                # a "1"
     after = wait_for_text(page, "#label-after", hint)
     before = page.inner_text("#label-before")
     assert "%" in after and "%" in before and "Draw a digit" not in before
+    drawn = events.since(before_drawing)                                 # the drawing is read, nothing re-pruned
+    assert "draw" in drawn and "update" not in drawn, drawn
+    assert page.inner_text("#accuracy-panel") == accuracy
     seen = page.locator("#sketch-seen img")                              # the inline 28x28 digit, drawn large
     assert seen.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [True, 28, 28]
     assert seen.bounding_box()["width"] == 168

@@ -25,8 +25,8 @@ SPARSITY_LINE = re.compile(r"^Sparsity in (\w+)\.weight: (\d+\.\d\d)%$")
 
 
 @pytest.fixture(autouse=True)
-def builtin_eval_set(monkeypatch) -> None:
-    """Without --data-dir the CLI evaluates on the built-in held-out digits."""
+def no_data_dir_env(monkeypatch) -> None:
+    """Without --data-dir / --eval-set the CLI evaluates on the shipped official test split."""
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
 
 
@@ -40,7 +40,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_global_l1_prints_tutorial_lines_and_accuracy(capsys, heldout) -> None:
+def test_global_l1_prints_tutorial_lines_and_accuracy(capsys, mnist_test) -> None:
     code, out, err = run(["--model", "lenet", "--scope", "global", "--amount", "0.2"], capsys)
     assert code == 0 and err == ""
     lines = out.splitlines()
@@ -50,9 +50,9 @@ def test_global_l1_prints_tutorial_lines_and_accuracy(capsys, heldout) -> None:
     assert [name for name, _ in sparsity] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
     assert len({value for _, value in sparsity}) > 1                       # unequal per-layer shares
     assert "Global sparsity: 20.00%" in lines
-    before = 100 * accuracy(load_pretrained("lenet")[0], "lenet", heldout)
-    after = 100 * accuracy(expected.model, "lenet", heldout)
-    assert f"Accuracy on {heldout.describe()}: {before:.2f}% -> {after:.2f}%" in out
+    before = 100 * accuracy(load_pretrained("lenet")[0], "lenet", mnist_test)
+    after = 100 * accuracy(expected.model, "lenet", mnist_test)
+    assert f"Accuracy on MNIST test split (10,000 digits): {before:.2f}% -> {after:.2f}%" in out
     assert f"Nonzero parameters: {expected.nonzero_params:,} / {expected.total_params:,}" in lines
 
 
@@ -72,6 +72,21 @@ def test_data_dir_evaluates_on_that_split(capsys, tmp_path: Path, mnist_test) ->
     code, out, _ = run(["--model", "mlp", "--data-dir", str(tmp_path)], capsys)
     before = 100 * accuracy(load_pretrained("mlp")[0], "mlp", mnist_test)
     assert code == 0 and f"Accuracy on {mnist_test.describe()}: {before:.2f}% -> " in out
+
+
+@pytest.mark.parametrize("name", ["test", "heldout"])
+def test_eval_set_flag_picks_the_named_set(capsys, name: str, mnist_test, heldout) -> None:
+    expected = {"test": mnist_test, "heldout": heldout}[name]
+    code, out, _ = run(["--model", "mlp", "--eval-set", name], capsys)
+    before = 100 * accuracy(load_pretrained("mlp")[0], "mlp", expected)
+    assert code == 0 and f"Accuracy on {expected.describe()}: {before:.2f}% -> " in out
+
+
+def test_eval_set_flag_overrides_the_environment(capsys, monkeypatch, tmp_path: Path, heldout) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "typo"))       # would be an error if it were read
+    code, out, err = run(["--model", "mlp", "--eval-set", "heldout"], capsys)
+    assert code == 0, err
+    assert f"Accuracy on {heldout.describe()}:" in out
 
 
 def test_json_output_parses_with_the_documented_keys(capsys) -> None:
@@ -138,6 +153,8 @@ BAD_ARGUMENTS = {
     "checkpoint-model-mismatch": (["--checkpoint", str(ROOT / "checkpoints" / "mlp.pt"), "--model", "lenet"],
                                   "holds a 'mlp' model"),
     "missing-data-dir": (["--data-dir", "/nonexistent/mnist"], "does not exist"),
+    "unknown-eval-set": (["--eval-set", "train"], "invalid choice: 'train'"),
+    "eval-set-and-data-dir": (["--eval-set", "test", "--data-dir", "/tmp"], "not allowed with argument"),
 }
 
 
@@ -158,5 +175,28 @@ def test_subprocess_run_prints_the_tutorial_lines() -> None:
     lines = done.stdout.splitlines()
     assert [SPARSITY_LINE.match(line).group(1) for line in lines[:5]] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
     assert "Global sparsity: 20.00%" in lines
-    assert re.search(r"^Accuracy on .+: \d+\.\d\d% -> \d+\.\d\d% \([+-]\d+\.\d\d points\)$", done.stdout, re.M)
+    assert re.search(r"^Accuracy on MNIST test split \(10,000 digits\): \d+\.\d\d% -> \d+\.\d\d% "
+                     r"\([+-]\d+\.\d\d points\)$", done.stdout, re.M)
 
+
+
+def test_lesson_flags_print_their_reports(capsys):
+    assert main(["--model", "mlp", "--amount", "0.8", "--scope", "global", "--eval-set", "heldout", "--changes",
+                 "--sensitivity", "--allocate", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "what changed on built-in held-out" in out and "predictions changed:" in out
+    assert re.search(r"^fc1 .*%$", out, re.M) and "allocated per layer" in out and "allocated: fc1=" in out
+
+
+def test_quantize_flag_prints_the_grid(capsys):
+    assert main(["--model", "mlp", "--amount", "0.5", "--eval-set", "heldout", "--quantize"]) == 0
+    out = capsys.readouterr().out
+    assert all(cell in out for cell in ("dense_fp32", "dense_int8", "pruned_fp32", "pruned_int8"))
+    assert "zeros kept: yes" in out
+
+
+@pytest.mark.parametrize("extra", [["--no-eval"], ["--allocate", "0.99"]])
+def test_lesson_flags_refuse_what_they_cannot_measure(extra, capsys):
+    assert main(["--model", "mlp", "--eval-set", "heldout", "--changes", *extra]) == 2 if extra == ["--no-eval"] \
+        else main(["--model", "mlp", "--eval-set", "heldout", *extra]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -2,7 +2,8 @@
 
 Every response must equal what the engine computes for that session's own settings at that moment:
 accuracy panel, sparsity chart, explanation, the digit strip of the session's own sample (sessions
-also ask for new samples now and then), and the session's own drawn digit read by its pruned model."""
+also ask for new samples now and then), and the session's own drawn digit (sent now and then to
+/draw, then kept by the server) read by the dense and the pruned model."""
 from __future__ import annotations
 
 import random
@@ -20,13 +21,13 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from torch import nn
 
-import app
 from models import create_model, get_model_entry
-from pruning import PruneConfig, evaluate, prune_model, views
-from tests.test_app import DEFAULTS
-from tests.test_reliability import api_args
-from tests.test_server import free_port
-from tests.test_sketch import drawn_copy
+from pruning import PruneConfig, evaluate, prune_model
+from pruning.sketch import preprocess_sketch
+from tests.ui_helpers import (DEFAULTS, api_args, drawn_copy, engine_labels, same_label, seen_pixels,  # noqa: F401
+                              server_url, sketch_of)                                             # (a fixture)
+from ui import handlers, views
+from ui.resources import eval_set
 
 pytestmark = pytest.mark.slow
 SESSIONS, CHANGES, SKETCH_EVERY, RESAMPLE_RATE = 16, 30, 4, 0.2
@@ -51,27 +52,28 @@ def random_walk(rng: random.Random) -> list[dict]:
 def expected_result(model: str, method: str, amount: float, scope: str):
     config = PruneConfig(model=model, method=method, amount=amount, scope=scope,
                          threshold=DEFAULTS["threshold"], layer_types=tuple(DEFAULTS["layer_types"]))
-    return prune_model(model, config, eval_set=app.eval_set_and_note()[0])
+    return prune_model(model, config, eval_set=eval_set())
 
 
 def session_digit(heldout, session: int) -> np.ndarray:
-    """Each session draws its own held-out digit (dark ink on a white 280x280 canvas). Distinct digits:
-    gradio stores equal output images under one file name (see docs/RELIABILITY.md, open items)."""
+    """Each session draws its own held-out digit (dark ink on a white 280x280 canvas)."""
     return drawn_copy(heldout.images[session].numpy(), 9, 14, 14, size=(280, 280), rgba=False)["composite"]
 
 
 def run_session(url: str, session: int, sketch_path: str) -> list[tuple]:
-    """(endpoint, setting, sent a sketch?, outputs or the exception, seconds) for each request, in order."""
+    """(endpoint, setting, has the session drawn?, outputs or the exception, seconds) for each request, in
+    order. Every SKETCH_EVERY setting changes the session (re)draws its digit; later updates show its labels."""
     rng = random.Random(1000 + session)
     client = Client(url, verbose=False)
-    records = []
+    records, drawn = [], False
     for step, setting in enumerate(random_walk(random.Random(session))):
-        with_sketch = step % SKETCH_EVERY == SKETCH_EVERY - 1
-        sketch = {"background": None, "layers": [], "composite": handle_file(sketch_path)} if with_sketch else None
-        records.append(("update", setting, with_sketch,
-                        *timed(client.predict, *api_args(**setting, sketch=sketch), api_name="/update")))
+        records.append(("update", setting, drawn, *timed(client.predict, *api_args(**setting), api_name="/update")))
+        if step % SKETCH_EVERY == SKETCH_EVERY - 1:
+            drawn = True
+            records.append(("draw", setting, drawn, *timed(client.predict, sketch_of(handle_file(sketch_path)),
+                                                           api_name="/draw")))
         if rng.random() < RESAMPLE_RATE:              # a new sample of test digits for this session only
-            records.append(("resample", setting, False, *timed(client.predict, api_name="/resample")))
+            records.append(("resample", setting, drawn, *timed(client.predict, api_name="/resample")))
     return records
 
 
@@ -89,14 +91,6 @@ def strip_indices(strip: str, index_of: dict[str, int]) -> list[int]:
     return [index_of[src] for src in re.findall(r'<img src="([^"]+)"', strip)]
 
 
-@pytest.fixture(scope="module")
-def server_url():
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, **getattr(app, "LAUNCH_OPTIONS", {}))
-    yield url
-    app.demo.close()
-
-
 def test_concurrent_sessions_get_their_own_results_without_errors(server_url, heldout, tmp_path):
     paths = []
     for session in range(SESSIONS):
@@ -110,19 +104,24 @@ def test_concurrent_sessions_get_their_own_results_without_errors(server_url, he
     errors = [(s, out) for s, records in enumerate(sessions) for *_, out, _ in records
               if isinstance(out, Exception)]
     assert not errors, f"{len(errors)} errors, first: {errors[0]!r}"
-    eval_set = app.eval_set_and_note()[0]
-    index_of = {views.png_data_uri(image.numpy()): i for i, image in reversed(list(enumerate(eval_set.images)))}
+    digits = eval_set()
+    index_of = {views.png_data_uri(image.numpy()): i for i, image in reversed(list(enumerate(digits.images)))}
     mismatches = []
     for session, records in enumerate(sessions):
-        sample = app.new_sample(len(eval_set), app.SAMPLE_SEED)
-        for step, (endpoint, setting, with_sketch, outputs, _) in enumerate(records):
+        sample = handlers.new_sample(len(digits), handlers.SAMPLE_SEED)
+        drawing = preprocess_sketch(session_digit(heldout, session))            # (28x28 seen, (1, 1, 28, 28))
+        for step, (endpoint, setting, drawn, outputs, _) in enumerate(records):
             expected = expected_result(**setting)
             if endpoint == "resample":
                 sample = strip_indices(outputs, index_of)
-                same = outputs == views.digit_strip(expected, eval_set, sample)   # this session's result
+                same = outputs == views.digit_strip(expected, digits, sample)     # this session's result
+            elif endpoint == "draw":
+                seen, before, after = outputs
+                want_before, want_after = engine_labels(drawing[1], expected)
+                same = (np.array_equal(seen_pixels(seen), drawing[0]) and same_label(before, want_before)
+                        and same_label(after, want_after))
             else:
-                same = matches(outputs, expected, eval_set, sample,
-                               session_digit(heldout, session) if with_sketch else None)
+                same = matches(outputs, expected, digits, sample, drawing[1] if drawn else None)
             if not same:
                 mismatches.append((session, step, endpoint, setting))
     assert not mismatches, f"{len(mismatches)} responses differ from their own settings: {mismatches[:5]}"
@@ -135,18 +134,16 @@ def test_concurrent_sessions_get_their_own_results_without_errors(server_url, he
           f"p95 {p95:.2f} s, max {latencies[-1]:.2f} s; {expected_result.cache_info().currsize} distinct settings")
 
 
-def matches(outputs, expected, eval_set, sample: list[int], digit: np.ndarray | None) -> bool:
-    """An /update response equals the views of `expected` (and its reading of `digit`, if one was sent)."""
-    panel, chart, explain, strip, seen, before, after = outputs
+def matches(outputs, expected, digits, sample: list[int], digit: torch.Tensor | None) -> bool:
+    """An /update response equals the views of `expected`, and its labels read the session's own drawn
+    digit (normalized (1, 1, 28, 28)) with `expected`'s models, or ask for a drawing if none was sent."""
+    panel, chart, explain, strip, before, after = outputs
     same = (panel == views.accuracy_panel(expected) and chart == views.sparsity_chart(expected)
-            and explain == views.explanation(expected) and strip == views.digit_strip(expected, eval_set, sample))
+            and explain == views.explanation(expected) and strip == views.digit_strip(expected, digits, sample))
     if digit is None:
-        return same and seen == views.seen_digit(None)
-    want_seen, want_before, want_after = app.sketch_outputs(digit, expected)
-    return same and seen == want_seen and all(
-        got["label"] == max(want, key=want.get)
-        and all(abs(c["confidence"] - want[c["label"]]) < 1e-5 for c in got["confidences"])
-        for got, want in ((before, want_before), (after, want_after)))
+        return same and before["label"] == handlers.BLANK_HINT == after["label"]
+    want_before, want_after = engine_labels(digit, expected)
+    return same and same_label(before, want_before) and same_label(after, want_after)
 
 
 def test_first_evaluations_of_new_structures_in_parallel_threads_break_nothing(monkeypatch):

@@ -1,6 +1,6 @@
 """The app and the engine write only under the temporary directory, start no processes and fetch
 nothing from the network: a real run in a subprocess (engine, CLI, event functions, and a server
-answering /update, /finetune, /inspect and /export), watched by a Python audit hook."""
+answering /update, /draw, /finetune, /inspect and /export), watched by a Python audit hook."""
 from __future__ import annotations
 
 import json
@@ -65,29 +65,40 @@ def hook(event, args):
 sys.addaudithook(hook)
 
 import numpy as np
+import gradio as gr
 import app
-from gradio_client import Client
+from gradio_client import Client, handle_file
+from PIL import Image
 from pruning import PruneConfig, cli, prune_model
+from ui import handlers
+from ui.resources import model_status
 
 steps = []
-for model in app.model_status()[0]:
+for model in model_status()[0]:
     for method in ("l1_unstructured", "ln_structured", "taylor"):
         prune_model(model, PruneConfig(model=model, method=method, amount=0.5))
 steps.append("prune_model")
 canvas = np.full((280, 280, 3), 255, np.uint8)
 canvas[60:220, 130:150] = 0                                   # a "1"
-out = app.update("lenet", "l1_unstructured", 0.5, 0.05, "global", False, 0.2, 0.4, ["conv", "linear"], 256,
-                 "L1", 0, canvas, None)
-app.resample(out[-1])
+page = gr.Request(session_hash="watched")
+out = handlers.update("lenet", "l1_unstructured", 0.5, 0.05, "global", False, 0.2, 0.4, ["conv", "linear"], 256,
+                      "L1", 0, request=page)
+_, before, after = handlers.draw({"background": None, "layers": [], "composite": canvas}, request=page)
+assert "accuracy-panel" in out[0] and set(before) == set(after) == {str(d) for d in range(10)}
+assert handlers.resample(page).count("<figure") == handlers.STRIP_SIZE
 steps.append("update")
 assert cli.main(["--model", "mlp", "--amount", "0.3"]) == 0
 steps.append("cli")
 _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), prevent_thread_lock=True,
-                            quiet=True, **getattr(app, "LAUNCH_OPTIONS", {}))
+                            quiet=True, **app.LAUNCH_OPTIONS)
 client = Client(url, verbose=False)
 panel = client.predict("mlp", "l1_unstructured", 0.4, 0.05, "local", False, 0.2, 0.4, ["conv", "linear"], 256,
-                       "L1", 0, None, api_name="/update")[0]
+                       "L1", 0, api_name="/update")[0]
 assert "accuracy-panel" in panel
+drawing = os.path.join(tempfile.mkdtemp(), "one.png")        # an upload: gradio keeps it in its temp folder
+Image.fromarray(canvas).save(drawing)
+seen = client.predict({"background": None, "layers": [], "composite": handle_file(drawing)}, api_name="/draw")[0]
+assert "data:image/png" in seen
 client.predict(10, api_name="/finetune")                      # a drawn chart and a table
 client.predict(None, api_name="/inspect")                     # two drawn figures
 exported, _ = client.predict(True, api_name="/export")        # a file written and downloaded
@@ -99,7 +110,7 @@ print("WATCHED:" + json.dumps({"steps": steps, "events": seen, "known": known}))
 
 
 def test_a_real_run_writes_only_temp_files_starts_no_process_and_fetches_nothing():
-    from tests.test_server import free_port
+    from tests.ui_helpers import free_port
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",   # byte-code caches are Python's, not the app's
            "PYTHONPATH": str(ROOT)}
     env.pop("PRUNING_LAB_DATA_DIR", None)

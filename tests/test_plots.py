@@ -8,13 +8,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from pruning import plots
-from pruning.checkpoint import load_pretrained
-from pruning.config import PruneConfig
-from pruning.engine import prune_model
-from pruning.finetune import FinetuneResult, IterativeResult, RoundResult
+from pruning import PruneConfig, load_pretrained, prune_model
+from pruning.finetune import FinetuneResult
 from pruning.inspection import filter_grid, weight_histogram
+from pruning.iterative import IterativeResult, RoundResult
 from pruning.sweep import SweepPoint, SweepResult
+from ui import plots
 
 METHODS = ["l1_unstructured", "random_unstructured", "ln_structured"]
 
@@ -42,13 +41,15 @@ def no_pyplot_figures():
 
 
 def test_sweep_figure_has_a_line_per_method_and_marks_the_current_setting():
-    figure = plots.sweep_figure(fake_sweep(), {"method": "ln_structured", "scope": "global", "amount": 0.45})
+    figure = plots.sweep_figure(fake_sweep(), PruneConfig(method="ln_structured", scope="global", amount=0.45))
     local, global_ = figure.axes
     assert [line.get_label() for line in local.get_lines()][:3] == METHODS
     stars = [line for line in global_.get_lines() if line.get_label() == "current setting"]
     assert len(stars) == 1 and list(stars[0].get_xdata()) == [0.5]                 # nearest point
     assert not any(line.get_label() == "current setting" for line in local.get_lines())
     assert png_bytes(figure).startswith(b"\x89PNG")
+    unmarked = plots.sweep_figure(fake_sweep(), None, "sparsity")                   # no setting: no star
+    assert not any(line.get_label() == "current setting" for ax in unmarked.axes for line in ax.get_lines())
 
 
 def test_sweep_figure_rejects_unknown_axes():

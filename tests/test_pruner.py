@@ -17,8 +17,9 @@ from pruning.pruner import apply_pruning, importance_scores, prunable_layers
 
 TUTORIAL_LAYERS = ("conv1", "conv2", "fc1", "fc2", "fc3")
 STRUCTURED = [m for m in list_methods() if get_method(m).structured]
-UNSTRUCTURED_BY_AMOUNT = [m for m in list_methods()
-                          if not get_method(m).structured and not get_method(m).uses_threshold]
+UNSTRUCTURED_BY_AMOUNT = [m for m in list_methods() if not get_method(m).structured and get_method(m).uses_amount]
+# methods whose amount (or threshold) decides how much goes; a fixed pattern (N:M) is tested in test_nm.py
+BY_AMOUNT_OR_THRESHOLD = [m for m in list_methods() if get_method(m).uses_amount or get_method(m).uses_threshold]
 RANDOM = [m for m in list_methods() if m.startswith("random")]
 FAST_CALIBRATION = 64   # data-driven methods: fewer calibration digits keep the suite fast
 
@@ -175,7 +176,7 @@ def test_ln_structured_local_matches_torch_ln_structured() -> None:
 # ---- amounts: zero changes nothing, sparsity matches the request -------------------------------
 
 @pytest.mark.parametrize("scope", SCOPES)
-@pytest.mark.parametrize("method", list_methods())
+@pytest.mark.parametrize("method", BY_AMOUNT_OR_THRESHOLD)
 @pytest.mark.parametrize("name", list_models())
 def test_amount_zero_changes_nothing(name: str, method: str, scope: str) -> None:
     original = load_pretrained(name)[0]

@@ -23,16 +23,15 @@ from PIL import Image
 
 import app
 from models import create_model
-from pruning import PruneConfig, checkpoint, cli, engine
+from pruning import PruneConfig, checkpoint, cli, iterative
 from pruning import finetune as tuning
 from pruning.checkpoint import FORMAT, file_sha256, load_pretrained, save_checkpoint
-from tests.test_app import DEFAULTS, run, seen_pixels
-from tests.test_server import free_port
-from tests.test_sketch import drawn_copy
+from pruning.engine import dense_predictions
+from tests.ui_helpers import (api_args, drawn_copy, fresh_sweeps, new_request, run, same_label,  # noqa: F401
+                              seen_pixels, server_url, sketch_of, top)                          # (fixtures)
+from ui import handlers, resources, tabs
 
 NAN, INF = float("nan"), float("inf")
-API_ORDER = ["model", "method", "amount", "threshold", "scope", "per_type", "conv_amount", "linear_amount",
-             "layer_types", "calibration_size", "norm", "seed", "sketch"]
 
 # (PruneConfig field = UI/API control, bad value, what the message must say). Over HTTP, gradio's own
 # check of the control (slider bounds, dropdown choices) runs first, so its wording is accepted there.
@@ -106,31 +105,31 @@ def cli_exit_code(argv: list[str]) -> int:
 
 # ---------------------------------------------------------------- the launched server (HTTP API)
 
-def api_args(**changes) -> list:
-    """The /update endpoint's positional inputs (the session state is not an API input)."""
-    values = {**DEFAULTS, **changes}
-    return [values[name] for name in API_ORDER]
-
-
 class Server:
     """The app launched in-process (with the app's own launch options) and one client session."""
 
-    def __init__(self):
-        options = getattr(app, "LAUNCH_OPTIONS", {})
-        _, self.url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                                         prevent_thread_lock=True, quiet=True, **options)
+    def __init__(self, url: str):
+        self.url = url
         self.client = Client(self.url, verbose=False)
 
     def predict(self, **changes):
         return self.client.predict(*api_args(**changes), api_name="/update")
 
+    def draw(self, sketch) -> tuple:
+        """/draw's outputs (the drawing as the model sees it, labels before and after) for this client."""
+        return self.client.predict(sketch, api_name="/draw")
+
     def error(self, **changes) -> str:
-        """The error message the API sends back for these settings (fails if there is none)."""
+        """The error message /update sends back for these settings (fails if there is none)."""
         args = api_args(**changes)
         if any(isinstance(v, float) and not math.isfinite(v) for v in args):
             return self.raw_error(args)     # gradio_client refuses to JSON-encode NaN / inf
+        return self.call_error(*args, api_name="/update")
+
+    def call_error(self, *args, api_name: str) -> str:
+        """The error message an endpoint sends back for these inputs (fails if there is none)."""
         with pytest.raises(Exception) as err:
-            self.client.predict(*args, api_name="/update")
+            self.client.predict(*args, api_name=api_name)
         return str(err.value)
 
     def raw_error(self, args: list) -> str:
@@ -150,11 +149,10 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server():
-    launched = Server()
+def server(server_url):
+    launched = Server(server_url)
     launched.assert_serving()
-    yield launched
-    app.demo.close()
+    return launched
 
 
 @pytest.mark.slow
@@ -169,62 +167,78 @@ def test_bad_setting_through_the_http_api_is_a_clear_error_and_the_server_keeps_
 # ---------------------------------------------------------------- the heavy tabs: caps, order, time budget
 
 STEPS_CAP = rf"steps must be a whole number from 1 to {tuning.MAX_FINETUNE_STEPS}"
-HEAVY_BAD = [                                  # (event function, inputs after the session, message)
+HEAVY_BAD = [                                  # (event function of ui.tabs, its inputs, message)
     ("run_finetune", (tuning.MAX_FINETUNE_STEPS + 1,), STEPS_CAP),
     ("run_finetune", (10**6,), STEPS_CAP),
     ("run_finetune", (0,), STEPS_CAP),
     ("run_finetune", (-5,), STEPS_CAP),
     ("run_finetune", (NAN,), STEPS_CAP),
     ("run_finetune", ("lots",), STEPS_CAP),
-    ("run_iterative", (tuning.MAX_ROUNDS + 1, 10), rf"rounds must be a whole number from 1 to {tuning.MAX_ROUNDS}"),
-    ("run_iterative", (tuning.MAX_ROUNDS, tuning.MAX_FINETUNE_STEPS),
-     rf"rounds x steps per round must be at most {tuning.MAX_TOTAL_STEPS}"),
+    ("run_iterative", (iterative.MAX_ROUNDS + 1, 10),
+     rf"rounds must be a whole number from 1 to {iterative.MAX_ROUNDS}"),
+    ("run_iterative", (iterative.MAX_ROUNDS, tuning.MAX_FINETUNE_STEPS),
+     rf"rounds x steps per round must be at most {iterative.MAX_TOTAL_STEPS}"),
 ]
 BEFORE_PRUNING = {"curves": ("amount",), "run_finetune": (10,), "run_iterative": (2, 10), "size_and_speed": (),
                   "export": (False,), "inspect_layer": (None,)}
 
 
 @pytest.fixture(scope="module")
-def mlp_session():
-    return run(model="mlp", amount=0.5)["session"]
+def mlp_page() -> gr.Request:
+    """A page that has pruned the MLP (the tabs work from its result)."""
+    return run(model="mlp", amount=0.5)["request"]
+
+
+def call_tab(function: str, *inputs, request: gr.Request):
+    """ui.tabs.<function>(*inputs) for `request`'s page; a generator (the curves) is run to its end."""
+    outputs = getattr(tabs, function)(*inputs, request=request)
+    if hasattr(outputs, "__next__"):
+        *_, outputs = outputs
+    return outputs
 
 
 @pytest.mark.parametrize("function, inputs, message", HEAVY_BAD, ids=[f"{f}{i}" for f, i, _ in HEAVY_BAD])
-def test_heavy_work_above_its_caps_is_a_gradio_error(mlp_session, function, inputs, message):
+def test_heavy_work_above_its_caps_is_a_gradio_error(mlp_page, function, inputs, message):
     with pytest.raises(gr.Error, match=message):
-        getattr(app, function)(mlp_session, *inputs)
+        call_tab(function, *inputs, request=mlp_page)
 
 
 @pytest.mark.parametrize("function", list(BEFORE_PRUNING))
 def test_tabs_before_any_pruning_ask_to_prune_first(function):
     with pytest.raises(gr.Error, match="Prune a model first"):
-        getattr(app, function)(None, *BEFORE_PRUNING[function])
+        call_tab(function, *BEFORE_PRUNING[function], request=new_request())
 
 
 @pytest.mark.parametrize("function, inputs", [("run_finetune", (tuning.MAX_FINETUNE_STEPS,)),
                                               ("run_iterative", (3, 100)), ("curves", ("amount",))])
-def test_heavy_work_stops_at_the_time_budget_and_the_next_request_works(mlp_session, monkeypatch, function,
-                                                                        inputs):
-    monkeypatch.setattr(app, "budgeted", functools.partial(app.budgeted, seconds=0.0))
+def test_heavy_work_stops_at_the_time_budget_and_the_next_request_works(mlp_page, monkeypatch, fresh_sweeps,
+                                                                        function, inputs):
+    # fresh_sweeps: the curves are not computed yet, so waiting for them meets the budget
+    budgeted = tabs.budgeted
+    monkeypatch.setattr(tabs, "budgeted", functools.partial(budgeted, seconds=0.0))
     start = time.perf_counter()
     with pytest.raises(gr.Error) as stopped:
-        getattr(app, function)(mlp_session, *inputs)
+        call_tab(function, *inputs, request=mlp_page)
     # what the user reads: the budget's own message, not that message quoted inside another gr.Error
     assert stopped.value.message.startswith("Stopped after 0 s (this server's time budget per request)")
     assert time.perf_counter() - start < 30                  # stopped early, not at the end (generous)
-    monkeypatch.undo()
-    small = {"run_finetune": (10,), "run_iterative": (2, 10), "curves": ("amount",)}[function]
-    assert getattr(app, function)(mlp_session, *small) is not None
+    monkeypatch.setattr(tabs, "budgeted", budgeted)
+    if function == "curves":                                 # the sweep went on: its first lines are drawn
+        view = next(tabs.curves("amount", request=mlp_page))
+        assert "pl-curve-panel" in view and "data-method=" in view
+        return
+    small = {"run_finetune": (10,), "run_iterative": (2, 10)}[function]
+    assert call_tab(function, *small, request=mlp_page) is not None
 
 
 def test_size_and_speed_stops_at_the_time_budget(monkeypatch):
-    structured = run(model="lenet", method="ln_structured", amount=0.5)["session"]
-    monkeypatch.setattr(app, "budgeted", functools.partial(app.budgeted, seconds=0.0))
+    structured = run(model="lenet", method="ln_structured", amount=0.5)["request"]
+    monkeypatch.setattr(tabs, "budgeted", functools.partial(tabs.budgeted, seconds=0.0))
     with pytest.raises(gr.Error) as stopped:
-        app.size_and_speed(structured)
+        tabs.size_and_speed(structured)
     assert stopped.value.message.startswith("Stopped after 0 s (this server's time budget per request)")
     monkeypatch.undo()
-    assert "shrunk" in app.size_and_speed(structured)
+    assert "shrunk" in tabs.size_and_speed(structured)
 
 
 @pytest.mark.slow
@@ -236,9 +250,9 @@ def test_heavy_endpoints_over_http_refuse_bad_requests_and_keep_serving(server):
     server.assert_serving()                                   # this session has pruned
     for api_name, inputs, message in [
             ("/finetune", [10**6], rf"greater than maximum value {tuning.MAX_FINETUNE_STEPS}"),
-            ("/iterative", [tuning.MAX_ROUNDS + 5, 10], rf"greater than maximum value {tuning.MAX_ROUNDS}"),
-            ("/iterative", [tuning.MAX_ROUNDS, tuning.MAX_FINETUNE_STEPS],
-             rf"at most {tuning.MAX_TOTAL_STEPS}")]:
+            ("/iterative", [iterative.MAX_ROUNDS + 5, 10], rf"greater than maximum value {iterative.MAX_ROUNDS}"),
+            ("/iterative", [iterative.MAX_ROUNDS, tuning.MAX_FINETUNE_STEPS],
+             rf"at most {iterative.MAX_TOTAL_STEPS}")]:
         with pytest.raises(Exception, match=message):
             server.client.predict(*inputs, api_name=api_name)
     path, note = server.client.predict(False, api_name="/export")
@@ -274,62 +288,67 @@ BLANKS = {
 
 @pytest.mark.parametrize("name", list(BLANKS))
 def test_blank_sketches_show_the_hint_through_the_event_function(name):
-    out = run(sketch={"background": None, "layers": [], "composite": np.asarray(BLANKS[name]())})
-    assert seen_pixels(out["seen"]) is None and out["before"] == app.BLANK_HINT == out["after"]
-    assert "accuracy-panel" in out["accuracy"]
+    page = run()
+    seen, before, after = handlers.draw(sketch_of(np.asarray(BLANKS[name]())), page["request"])
+    assert seen_pixels(seen) is None and before == handlers.BLANK_HINT == after
+    assert "accuracy-panel" in run(page["request"], amount=0.6)["accuracy"]
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "L", "P"])
 def test_rgba_grayscale_and_palette_sketches_read_like_rgb(heldout, mode):
-    images = _modes(_digit_canvas(heldout))
-    reference = run(sketch=images["RGB"])
-    out = run(sketch=images[mode], session=reference["session"])
-    assert seen_pixels(out["seen"]).shape == (28, 28) and out["seen"] == reference["seen"]
-    assert out["before"] == reference["before"] and out["after"] == reference["after"]
+    images, page = _modes(_digit_canvas(heldout)), run()
+    reference = handlers.draw(sketch_of(images["RGB"]), page["request"])
+    seen, before, after = handlers.draw(sketch_of(images[mode]), page["request"])
+    assert seen_pixels(seen).shape == (28, 28) and (seen, before, after) == reference
 
 
 def test_huge_sketch_through_the_event_function_is_shrunk_and_read(heldout):
-    small = run(sketch=_digit_canvas(heldout))
+    page = run()
+    small_seen, small_before, _ = handlers.draw(sketch_of(_digit_canvas(heldout)), page["request"])
     huge = _digit_canvas(heldout, scale=250, size=(8000, 8000))[..., 0]       # (8000, 8000) grayscale
-    out = run(sketch=huge, session=small["session"])
-    assert seen_pixels(out["seen"]).shape == seen_pixels(small["seen"]).shape == (28, 28)
-    assert max(out["before"], key=out["before"].get) == max(small["before"], key=small["before"].get)
+    seen, before, _ = handlers.draw(sketch_of(huge), page["request"])
+    assert seen_pixels(seen).shape == seen_pixels(small_seen).shape == (28, 28)
+    assert top(before) == top(small_before)
 
 
 def test_huge_image_file_through_the_event_function_is_refused_unread_with_a_warning(tmp_path):
-    path = tmp_path / "huge.png"
+    path, page = tmp_path / "huge.png", run()
     Image.new("L", (8000, 8000), 255).save(path)              # 64 M pixels
     with pytest.warns(UserWarning, match=r"Could not read the drawing: image too large"):
-        out = run(sketch={"background": None, "layers": [], "composite": str(path)})
-    assert seen_pixels(out["seen"]) is None and "accuracy-panel" in out["accuracy"]
+        seen, before, _ = handlers.draw(sketch_of(str(path)), page["request"])
+    assert seen_pixels(seen) is None and before == handlers.BLANK_HINT
+    assert "accuracy-panel" in run(page["request"], amount=0.6)["accuracy"]
 
 
 def test_non_image_file_through_the_event_function_warns_and_keeps_serving(tmp_path):
-    path = tmp_path / "notes.png"
+    path, page = tmp_path / "notes.png", run()
     path.write_text("not an image")
-    out = run(sketch={"background": None, "layers": [], "composite": str(path)})
-    assert seen_pixels(out["seen"]) is None and out["before"] == app.BLANK_HINT
-    assert "accuracy-panel" in out["accuracy"]
+    with pytest.warns(UserWarning, match=r"Could not read the drawing: not a readable image"):
+        seen, before, _ = handlers.draw(sketch_of(str(path)), page["request"])
+    assert seen_pixels(seen) is None and before == handlers.BLANK_HINT
+    assert "accuracy-panel" in run(page["request"], amount=0.6)["accuracy"]
 
 
 def _upload(image: Image.Image, path: Path) -> dict:
     image.save(path)
-    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+    return sketch_of(handle_file(str(path)))
 
 
 @pytest.mark.slow
 def test_sketches_through_the_http_api(server, heldout, tmp_path):
+    server.predict()                                                     # this client's result: DEFAULTS
     for name, make in BLANKS.items():
-        *_, seen, before, after = server.predict(sketch=_upload(make(), tmp_path / f"{name}.png"))
-        assert seen_pixels(seen) is None and before["label"] == app.BLANK_HINT == after["label"], name
-    reference = run(sketch=_digit_canvas(heldout))                       # in-process, RGB
+        seen, before, after = server.draw(_upload(make(), tmp_path / f"{name}.png"))
+        assert seen_pixels(seen) is None and before["label"] == handlers.BLANK_HINT == after["label"], name
+    page = run()                                                         # in-process, DEFAULTS, RGB
+    reference_seen, *reference = handlers.draw(sketch_of(_digit_canvas(heldout)), page["request"])
     for mode, image in _modes(_digit_canvas(heldout)).items():
-        *_, seen, before, after = server.predict(sketch=_upload(image, tmp_path / f"{mode}.png"))
-        assert seen == reference["seen"] and seen_pixels(seen).shape == (28, 28), mode
-        for label, expected in ((before, reference["before"]), (after, reference["after"])):
-            assert label["label"] == max(expected, key=expected.get), mode
-            for item in label["confidences"]:
-                assert item["confidence"] == pytest.approx(expected[item["label"]], abs=1e-5), mode
+        seen, before, after = server.draw(_upload(image, tmp_path / f"{mode}.png"))
+        assert seen == reference_seen and seen_pixels(seen).shape == (28, 28), mode
+        assert same_label(before, reference[0]) and same_label(after, reference[1]), mode
+    *_, before, after = server.predict(amount=0.9)                       # the drawing stays with the client
+    expected = run(page["request"], amount=0.9)
+    assert same_label(before, expected["before"]) and same_label(after, expected["after"])
     server.assert_serving()
 
 
@@ -342,7 +361,7 @@ def test_non_image_upload_through_the_http_api_is_a_clear_error(server, heldout,
     else:
         Image.fromarray(_digit_canvas(heldout)).save(path)
         path.write_bytes(path.read_bytes()[:200])
-    error = server.error(sketch={"background": None, "layers": [], "composite": handle_file(str(path))})
+    error = server.call_error(sketch_of(handle_file(str(path))), api_name="/draw")
     assert re.search(r"cannot identify image file|truncated|not a readable image", error), error
     server.assert_serving()
 
@@ -352,7 +371,7 @@ def test_huge_upload_is_refused_before_decoding(server, tmp_path):
     image = Image.new("L", (8000, 8000), 255)                # 64 M pixels; ~80 KB as a PNG
     image.paste(0, (3700, 1000, 4300, 7000))                 # a "1"
     start = time.perf_counter()
-    error = server.error(sketch=_upload(image, tmp_path / "huge.png"))
+    error = server.call_error(_upload(image, tmp_path / "huge.png"), api_name="/draw")
     assert re.search(r"exceeds limit|too large", error), error
     assert time.perf_counter() - start < 30                  # refused, not decoded (generous: shared CPU)
     server.assert_serving()
@@ -413,8 +432,8 @@ CORRUPTIONS = [
 
 def _clear_model_caches() -> None:
     load_pretrained.cache_clear()
-    app.model_status.cache_clear()
-    engine._dense_predictions.cache_clear()
+    resources.model_status.cache_clear()
+    dense_predictions.cache_clear()
 
 
 @pytest.fixture
@@ -434,13 +453,13 @@ def checkpoint_copy(tmp_path, monkeypatch):
 def test_a_bad_checkpoint_disables_only_its_model_with_a_visible_message(checkpoint_copy, kind, model, message):
     _corrupt(checkpoint_copy, model, kind)
     others = [name for name in ("lenet", "convnet", "mlp") if name != model]
-    usable, broken = app.model_status()
+    usable, broken = resources.model_status()
     assert usable == others and list(broken) == [model]
     assert re.search(message, broken[model]), broken[model]
     # shown on the page: no terminal colour codes, no advice to load an unsafe file anyway
     assert "\x1b" not in broken[model] and "can still be loaded" not in broken[model]
     assert str(checkpoint_copy.parent) not in broken[model]        # no server paths on the page
-    assert f"Model **{model}** is disabled" in app.page_header() and broken[model] in app.page_header()
+    assert f"Model **{model}** is disabled" in handlers.page_header() and broken[model] in handlers.page_header()
     dropdown = next(b for b in app.build_demo().blocks.values()
                     if isinstance(b, gr.Dropdown) and b.label == "Model")
     assert [value for _, value in dropdown.choices] == others
@@ -463,29 +482,24 @@ def test_a_bad_checkpoint_through_the_cli_is_one_line_and_exit_code_2(checkpoint
 # ---------------------------------------------------------------- session state is freed
 
 @pytest.mark.slow
-def test_expired_session_state_frees_the_pruned_model():
-    demo = app.build_demo()
-    demo.queue(max_size=64, default_concurrency_limit=2)
-    state = next(b for b in demo.blocks.values() if isinstance(b, gr.State))
-    assert state.time_to_live <= 3600                        # the app bounds how long a session is kept
-    state.time_to_live = 1                                   # ...shortened here to see it happen
-    server_app, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                                     prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(url, verbose=False)
-        client.predict(*api_args(), api_name="/update")
-        stored = server_app.state_holder.session_data[client.session_hash].state_data
-        session = next(v for v in stored.values() if isinstance(v, app.Session))
-        model = weakref.ref(session.result.model)
-        del session
-        deadline = time.monotonic() + 30
-        while any(isinstance(v, app.Session) for v in list(stored.values())) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        gc.collect()
-        assert not any(isinstance(v, app.Session) for v in stored.values()), "state was not deleted"
-        assert model() is None, "the expired session's pruned model is still referenced somewhere"
-    finally:
-        demo.close()
+def test_a_session_is_kept_while_used_and_freed_with_its_pruned_model_when_idle(server, monkeypatch):
+    assert handlers.SESSIONS.idle_seconds <= 3600 and handlers.SESSIONS.capacity <= 1000   # the app bounds them
+    client = Client(server.url, verbose=False)
+    client.predict(*api_args(model="mlp", amount=0.6), api_name="/update")
+    session = handlers.SESSIONS.peek(client.session_hash)
+    result = session.result
+    client.predict(*api_args(model="mlp", amount=0.6), api_name="/update")    # in use: kept, not re-pruned
+    assert handlers.SESSIONS.peek(client.session_hash) is session and session.result is result
+    model = weakref.ref(result.model)
+    del session, result
+    monkeypatch.setattr(handlers.SESSIONS, "idle_seconds", 1.0)     # ...shortened here to see it happen
+    time.sleep(1.5)
+    Client(server.url, verbose=False).predict(*api_args(model="mlp"), api_name="/update")   # a new page arrives
+    gc.collect()
+    assert handlers.SESSIONS.peek(client.session_hash) is None, "the idle session was not dropped"
+    assert model() is None, "the dropped session's pruned model is still referenced somewhere"
+    with pytest.raises(Exception, match="Prune a model first"):    # the page starts afresh
+        client.predict(False, api_name="/export")
 
 
 @pytest.mark.slow
@@ -493,9 +507,13 @@ def test_the_same_drawing_from_several_sessions_at_once_gives_the_same_image(ser
     # the drawn digit is inline HTML, not a cached file that concurrent identical outputs rewrite
     sketch = _upload(_modes(_digit_canvas(heldout))["RGB"], tmp_path / "same.png")
     clients = [Client(server.url, verbose=False) for _ in range(8)]
+
+    def prune_then_draw(client: Client) -> tuple:
+        client.predict(*api_args(), api_name="/update")
+        return client.predict(sketch, api_name="/draw")
+
     with ThreadPoolExecutor(len(clients)) as pool:
-        outputs = list(pool.map(lambda client: client.predict(*api_args(sketch=sketch), api_name="/update"),
-                                clients))
-    seen = {output[4] for output in outputs}
+        outputs = list(pool.map(prune_then_draw, clients))
+    seen = {output[0] for output in outputs}
     assert len(seen) == 1 and seen_pixels(seen.pop()).shape == (28, 28)
     server.assert_serving()

@@ -1,30 +1,30 @@
 """The launched app over HTTP with gradio_client: independent sessions get their own results."""
 import re
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from gradio_client import Client
 
-import app
-from pruning import PruneConfig, prune_model
+from pruning import PruneConfig, load_pretrained, prune_model
+from pruning.inspection import layer_names
+from tests.ui_helpers import SETTING, api_args, server_url  # noqa: F401  (a fixture)
+from ui.resources import eval_set
 
 pytestmark = pytest.mark.slow
-ARGS = ["l1_unstructured", 0.5, 0.05, "global", False, 0.2, 0.4, ["conv", "linear"], 256, "L1", 0, None]
+# The HTTP API: endpoint -> its inputs (no session input: a client's own session is used)
+ENDPOINTS = {"/update": SETTING, "/draw": ["sketch"], "/resample": [], "/curves": ["x_axis"], "/finetune": ["steps"],
+             "/iterative": ["rounds", "steps"], "/size": [], "/inspect": ["layer"], "/export": ["use_finetuned"]}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server_url():
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, **app.LAUNCH_OPTIONS)
-    yield url
-    app.demo.close()
+def test_the_api_offers_the_app_s_endpoints_under_their_names(server_url):
+    endpoints = Client(server_url, verbose=False).view_api(return_format="dict", print_info=False)
+    named = endpoints["named_endpoints"]
+    assert set(ENDPOINTS) <= set(named), sorted(named)          # (a new tab may add endpoints)
+    for name, inputs in ENDPOINTS.items():
+        parameters = [p["parameter_name"] for p in named[name]["parameters"]]
+        # these inputs, in this order; any added later must come after them, with a default
+        assert parameters[:len(inputs)] == inputs, (name, parameters)
+        assert all(p["parameter_has_default"] for p in named[name]["parameters"][len(inputs):]), name
 
 
 def accuracy_after(panel: str) -> str:
@@ -39,27 +39,28 @@ def test_two_clients_with_different_settings_get_their_own_results(server_url):
         client = Client(server_url, verbose=False)
         outputs = []
         for _ in range(3):      # repeated, interleaved with the other client
-            args = [model] + ARGS
-            args[2], args[4] = amount, scope
-            outputs.append(client.predict(*args, api_name="/update"))
-        return outputs
+            outputs.append(client.predict(*api_args(model=model, amount=amount, scope=scope), api_name="/update"))
+        layer, *_ = client.predict(None, api_name="/inspect")      # a tab reads this client's own session
+        return outputs, layer
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(session, settings))
-    eval_set, _ = app.eval_set_and_note()
-    for (model, amount, scope), outputs in zip(settings, results):
-        expected = prune_model(model, PruneConfig(model=model, amount=amount, scope=scope), eval_set=eval_set)
+    for (model, amount, scope), (outputs, layer) in zip(settings, results):
+        expected = prune_model(model, PruneConfig(model=model, amount=amount, scope=scope), eval_set=eval_set())
         for panel, chart, *_ in outputs:
             assert accuracy_after(panel) == f"{100 * expected.accuracy_after:.2f}"
             assert f"({model})" in panel
             assert f"Global sparsity <b>{100 * expected.global_sparsity:.2f}%" in chart
+        layers = layer_names(load_pretrained(model)[0])
+        assert layer["value"] == layers[0] and [value for _, value in layer["choices"]] == layers
 
 
 def test_bad_input_over_the_api_is_an_error_message_and_the_server_keeps_serving(server_url):
     client = Client(server_url, verbose=False)
-    with pytest.raises(Exception, match="maximum value 0.99"):  # gradio checks slider bounds
-        client.predict("lenet", "l1_unstructured", 7, *ARGS[2:], api_name="/update")
-    with pytest.raises(Exception, match="not in the list of choices"):
-        client.predict("lenet", "magic", *ARGS[1:], api_name="/update")
-    panel, *_ = client.predict("lenet", *ARGS, api_name="/update")
+    # gradio's own check of the control (slider bounds, dropdown choices) or the app's, whichever runs first
+    with pytest.raises(Exception, match=r"maximum value 0\.99|amount must be between 0 and 1"):
+        client.predict(*api_args(amount=7), api_name="/update")
+    with pytest.raises(Exception, match=r"not in the list of choices|unknown method 'magic'"):
+        client.predict(*api_args(method="magic"), api_name="/update")
+    panel, *_ = client.predict(*api_args(), api_name="/update")
     assert "accuracy-panel" in panel

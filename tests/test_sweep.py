@@ -1,13 +1,9 @@
-"""Sweeps: every point equals the single prune at its settings; the cache computes a sweep once."""
+"""Sweeps: every point equals the single prune at its settings; lines are reported as they finish."""
 from __future__ import annotations
-
-import threading
-import time
 
 import pytest
 import torch
 
-import pruning.sweep as sweep_module
 from pruning.checkpoint import load_pretrained
 from pruning.config import SCOPES, PruneConfig
 from pruning.data import DigitSet
@@ -15,17 +11,10 @@ from pruning.engine import prune_model
 from pruning.evaluate import predictions
 from pruning.methods import get_method, list_methods
 from pruning.stats import global_sparsity, layer_stats
-from pruning.sweep import (DEFAULT_AMOUNTS, SweepResult, cached_sweep, clear_sweep_cache, sweep,
-                           threshold_for_sparsity)
+from pruning.sweep import DEFAULT_AMOUNTS, SweepResult, evaluation_model, sweep
+from tests.helpers import small_eval  # noqa: F401  (a fixture)
 
 AMOUNTS = (0.0, 0.5, 0.9)
-
-
-@pytest.fixture(scope="module")
-def small_eval(heldout) -> DigitSet:
-    """200 held-out digits, 20 per class."""
-    index = torch.cat([torch.arange(c * 100, c * 100 + 20) for c in range(10)])
-    return DigitSet("held-out slice", heldout.images[index], heldout.labels[index])
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +56,13 @@ def test_every_sweep_point_equals_the_single_prune_at_its_settings(lenet_sweep, 
 
 
 def test_amount_zero_is_the_dense_model(lenet_sweep):
-    dense = [p.accuracy for p in lenet_sweep.points if p.amount == 0.0]
+    dense = [p.accuracy for p in lenet_sweep.points if p.amount == 0.0 and p.method != "nm_semi_structured"]
     assert dense == [lenet_sweep.dense_accuracy] * len(dense)
+
+
+def test_a_fixed_pattern_gives_one_flat_line(lenet_sweep):
+    line = lenet_sweep.curve("nm_semi_structured", "local")
+    assert len({(p.sparsity, p.accuracy) for p in line}) == 1            # the amount does not matter
 
 
 def test_threshold_points_reach_their_sparsity_and_ignore_scope(lenet_sweep):
@@ -78,14 +72,6 @@ def test_threshold_points_reach_their_sparsity_and_ignore_scope(lenet_sweep):
     for point in local:
         assert point.threshold is not None
         assert abs(point.sparsity - point.amount) < 1e-3     # all layers are selected: weights = conv+linear
-
-
-def test_threshold_for_sparsity_removes_that_fraction():
-    model = load_pretrained("convnet")[0]
-    for sparsity in (0.0, 0.3, 0.77):
-        threshold = threshold_for_sparsity(model, ("conv", "linear"), sparsity)
-        pruned = prune_model("convnet", PruneConfig(model="convnet", method="threshold", threshold=threshold))
-        assert abs(global_sparsity(layer_stats(pruned.model)) - sparsity) < 1e-4
 
 
 def test_sweep_reports_progress_from_0_to_1(small_eval):
@@ -106,6 +92,21 @@ def test_sweep_counts_and_times_each_distinct_model_once(small_eval):
     assert result.to_dict()["models_evaluated"] == 1
 
 
+def test_sweep_reports_each_finished_line_as_it_comes(small_eval):
+    seen = []
+    result = sweep("mlp", small_eval, methods=["l1_unstructured", "ln_structured"], amounts=(0.0, 0.5),
+                   on_line=lambda partial: seen.append(list(partial.points)))
+    assert [len(points) for points in seen] == [2, 4, 6, 8]
+    assert seen[-1] == result.points and all(seen[i] == seen[-1][:len(seen[i])] for i in range(4))
+
+
+def test_a_sweep_result_survives_a_round_trip_through_json(small_eval):
+    import json
+    result = sweep("mlp", small_eval, methods=["threshold"], amounts=(0.0, 0.5))
+    again = SweepResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.to_dict() == result.to_dict() and again.base_config == result.base_config
+
+
 def test_sweep_of_a_given_model_uses_that_model(small_eval):
     model = load_pretrained("mlp")[0]
     from_name = sweep("mlp", small_eval, methods=["ln_structured"], amounts=(0.5,))
@@ -114,39 +115,12 @@ def test_sweep_of_a_given_model_uses_that_model(small_eval):
     assert [p.accuracy for p in from_name.points] == [p.accuracy for p in from_module.points]
 
 
-def test_cached_sweep_computes_once_for_concurrent_callers(small_eval, monkeypatch):
-    calls = []
-
-    def slow_sweep(*args, **kwargs):
-        calls.append(args)
-        time.sleep(0.3)
-        return SweepResult("mlp", "fake", AMOUNTS, PruneConfig(model="mlp"), 0.5)
-
-    monkeypatch.setattr(sweep_module, "sweep", slow_sweep)
-    clear_sweep_cache()
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(cached_sweep("mlp", small_eval, amounts=AMOUNTS)))
-               for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1
-    assert len(results) == 4 and all(r is results[0] for r in results)
-    # the same data loaded again (a new DigitSet object) hits the cache; another grid does not
-    copy = DigitSet(small_eval.name, small_eval.images.clone(), small_eval.labels.clone())
-    assert cached_sweep("mlp", copy, amounts=AMOUNTS) is results[0]
-    cached_sweep("mlp", small_eval, amounts=(0.0,))
-    assert len(calls) == 2
-    clear_sweep_cache()
-
-
 @pytest.mark.parametrize("model_name", ["lenet", "convnet", "mlp"])
 @pytest.mark.parametrize("method, amount", [("ln_structured", 0.5), ("activation", 0.8), ("l1_unstructured", 0.9)])
 def test_evaluation_model_predicts_like_the_masked_model(heldout, model_name, method, amount):
     masked = prune_model(model_name, PruneConfig(model=model_name, method=method, amount=amount,
                                                  calibration_size=64)).model
-    measured = sweep_module.evaluation_model(masked, model_name)
+    measured = evaluation_model(masked, model_name)
     if get_method(method).structured:
         assert sum(p.numel() for p in measured.parameters()) < 0.6 * sum(p.numel() for p in masked.parameters())
     else:
@@ -156,7 +130,7 @@ def test_evaluation_model_predicts_like_the_masked_model(heldout, model_name, me
 
 def test_evaluation_model_keeps_a_barely_pruned_model(heldout):
     masked = prune_model("lenet", PruneConfig(method="ln_structured", amount=0.05)).model
-    assert sweep_module.evaluation_model(masked, "lenet") is masked
+    assert evaluation_model(masked, "lenet") is masked
 
 
 @pytest.mark.parametrize("grid, message", [

@@ -5,17 +5,17 @@ figure registry, nothing to close, safe to build from several threads at once.
 """
 from __future__ import annotations
 
-import matplotlib
+import textwrap
 
-matplotlib.use("Agg")   # headless servers; harmless when a backend is already set to Agg
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-import torch  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from .finetune import FinetuneResult, IterativeResult  # noqa: E402
-from .inspection import FilterGrid, WeightHistogram  # noqa: E402
-from .sweep import SweepResult  # noqa: E402
+from pruning import PruneConfig
+from pruning.finetune import FinetuneResult
+from pruning.inspection import FilterGrid, WeightHistogram
+from pruning.iterative import IterativeResult
+from pruning.sweep import SweepResult
 
 MASKED_GRAY = 0.55       # gray level drawn over pruned weights in filter grids
 
@@ -27,9 +27,9 @@ def new_figure(width: float = 8.0, height: float = 4.0) -> Figure:
     return figure
 
 
-def sweep_figure(result: SweepResult, current: dict | None = None, x_axis: str = "amount") -> Figure:
+def sweep_figure(result: SweepResult, current: PruneConfig | None = None, x_axis: str = "amount") -> Figure:
     """One panel per scope, one line per method: accuracy vs amount (or achieved "sparsity").
-    current: {"method", "scope", "amount"} of the user's setting, marked with a star."""
+    current: the user's setting, marked with a star."""
     if x_axis not in ("amount", "sparsity"):
         raise ValueError(f"x_axis must be 'amount' or 'sparsity', got {x_axis!r}")
     scopes = list(dict.fromkeys(p.scope for p in result.points))
@@ -46,19 +46,19 @@ def sweep_figure(result: SweepResult, current: dict | None = None, x_axis: str =
                ylim=(0, 100))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"accuracy (%) on {result.eval_set}")
-    if current is not None and current.get("scope") in scopes:
-        _mark_current(axes[scopes.index(current["scope"])], result, current, x_axis)
+    if current is not None and current.scope in scopes:
+        _mark_current(axes[scopes.index(current.scope)], result, current, x_axis)
     axes[-1].legend(fontsize="small", loc="lower left")
     figure.suptitle(f"{result.model}: accuracy vs pruning")
     return figure
 
 
-def _mark_current(ax, result: SweepResult, current: dict, x_axis: str) -> None:
+def _mark_current(ax, result: SweepResult, current: PruneConfig, x_axis: str) -> None:
     """A star on the sweep point nearest the current setting of the current method."""
-    curve = result.curve(current.get("method", ""), current["scope"])
+    curve = result.curve(current.method, current.scope)
     if not curve:
         return
-    point = min(curve, key=lambda p: abs(p.amount - float(current.get("amount", 0.0))))
+    point = min(curve, key=lambda p: abs(p.amount - current.amount))
     ax.plot([getattr(point, x_axis)], [100 * point.accuracy], marker="*", markersize=16, color="red",
             markeredgecolor="black", linestyle="none", label="current setting", zorder=5)
 
@@ -140,21 +140,43 @@ def filter_image(grid: FilterGrid) -> torch.Tensor:
 
 
 def filter_grid_figure(grid: FilterGrid) -> Figure:
-    """The filter grid as an image: rows = filters, columns = input channels, gray = pruned
-    (a linear layer: its weight matrix, rows = neurons, columns = inputs)."""
+    """The filter grid as an image: rows = filters, columns = input channels, gray = pruned (a layer with
+    one input channel shows its filters side by side; a linear layer its weight matrix, rows = neurons).
+    Ticks number the filters and channels; the title is wrapped, never clipped."""
+    one_input = grid.kind == "conv" and grid.weights.shape[1] == 1
     image = filter_image(grid)                                                 # (H, W, 3)
+    if one_input:                                                              # (F*(k+1)-1, k) -> a row
+        kh = grid.weights.shape[2]
+        tiles = [image[i * (kh + 1): i * (kh + 1) + kh] for i in range(grid.weights.shape[0])]
+        separator = torch.zeros(kh, 1, 3)
+        image = torch.cat([t for tile in tiles for t in (tile, separator)][:-1], dim=1)
     height, width = image.shape[:2]
-    scale = min(10.0 / width, 8.0 / height, 0.4)                                # inches per pixel
-    figure = new_figure(max(3.5, width * scale + 1.5), max(2.5, height * scale + 1.2))
+    scale = min(9.0 / width, 7.0 / height, 0.5)                                 # inches per pixel
+    figure = new_figure(max(6.0, width * scale + 1.5), max(3.0, height * scale + 1.8))
     ax = figure.subplots()
     ax.imshow(image.numpy(), interpolation="nearest")
     pruned = int((grid.mask == 0).sum())
     if grid.kind == "linear":
         shown, xlabel, ylabel = f"weight matrix {height} x {width}", "input", "neuron"
+        ax.set(xticks=[], yticks=[])
     else:
-        shown = (f"{grid.weights.shape[0]} of {grid.total_filters} filters x "
-                 f"{grid.weights.shape[1]} of {grid.total_inputs} input channels")
-        xlabel, ylabel = "input channel", "filter"
-    ax.set(title=f"{grid.layer}: {shown}\ngray = pruned ({pruned:,} of {grid.mask.numel():,} weights)",
-           xlabel=xlabel, ylabel=ylabel, xticks=[], yticks=[])
+        filters, inputs, kh, kw = grid.weights.shape
+        shown = (f"{filters} of {grid.total_filters} filters x {inputs} of {grid.total_inputs} input channel"
+                 f"{'s' if grid.total_inputs > 1 else ''}")
+        xlabel, ylabel = ("filter", "") if one_input else ("input channel", "filter")
+        _number_tiles(ax, filters if one_input else inputs, kw, "x")
+        _number_tiles(ax, 1 if one_input else filters, kh, "y")
+    title = f"{grid.layer}: {shown}; gray = pruned ({pruned:,} of {grid.mask.numel():,} weights)"
+    ax.set_title(textwrap.fill(title, width=int(figure.get_figwidth() * 11)), fontsize="medium")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     return figure
+
+
+def _number_tiles(ax, count: int, size: int, axis: str) -> None:
+    """Ticks at the centre of each tile (numbered from 0), at most ~16 labels."""
+    if count <= 1:
+        getattr(ax, f"set_{axis}ticks")([])
+        return
+    every = max(1, count // 16)
+    positions = [i * (size + 1) + (size - 1) / 2 for i in range(0, count, every)]
+    getattr(ax, f"set_{axis}ticks")(positions, [str(i) for i in range(0, count, every)], fontsize="small")

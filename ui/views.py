@@ -1,19 +1,17 @@
-"""HTML/Markdown views of a PruneResult for the app (pure functions, no gradio)."""
+"""HTML and Markdown of engine results for the page (pure functions of the results)."""
 from __future__ import annotations
 
 import base64
 import html
 import io
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .config import PruneConfig
-from .data import DigitSet
-from .engine import PruneResult
-from .methods import get_method
+from pruning import DigitSet, PruneConfig, PruneResult
 
 SCOPE_TEXT = {
     "local": "Local scope: every selected layer loses the same fraction of its own {unit}. "
@@ -59,19 +57,27 @@ def accuracy_panel(result: PruneResult) -> str:
 
 def explanation(result: PruneResult) -> str:
     """Plain-language account of what the chosen method and scope removed, with this run's numbers."""
-    config, method = result.config, get_method(result.config.method)
+    config, method = result.config, result.config.method_entry
     unit = "filters / neurons" if method.structured else "weights"
     text = [f"**{config.method}** — {method.description}"]
     if method.uses_threshold:
         text.append(f"Threshold {config.threshold:g}: every weight with |w| below it is zero, in every "
                     "layer alike (scope does not matter); the sparsity is a result, not a setting.")
+    elif method.masker is not None and not method.uses_amount:
+        dense = [layer.name for layer in result.layers if layer.zeros == 0]
+        text.append(f"Pattern {config.nm}: in every group of consecutive weights of a unit's inputs only the "
+                    "largest survive, so each pruned layer loses exactly the same share (amount and scope do "
+                    "not apply)." + (f" Left dense: {', '.join(dense)} (fan-in not a multiple of the group "
+                                      "size, which sparse kernels need)." if dense else ""))
+        text.append("N:M sparsity is fast only on GPUs with sparse tensor cores (torch's semi-structured "
+                    "sparse tensors are CUDA-only): on this CPU it changes accuracy, not speed.")
     else:
         text.append(SCOPE_TEXT[config.scope].format(unit=unit))
     if method.structured:
         text.append("Whole rows of the weight matrix (and their bias) go, so the layer really has fewer "
                     "units; the output layer is kept whole because its neurons are the 10 classes.")
     pruned = [layer for layer in result.layers if layer.zeros]
-    if pruned:
+    if pruned and len({round(layer.sparsity, 4) for layer in result.layers}) > 1:
         most = max(pruned, key=lambda s: s.sparsity)
         least = min(result.layers, key=lambda s: s.sparsity)
         text.append(f"Here **{most.name}** lost the most ({100 * most.sparsity:.1f}% of its weights) and "
@@ -122,6 +128,12 @@ def seen_digit(digit: np.ndarray | None) -> str:
             'alt="the drawing as the model sees it, 28 by 28 pixels"/></div>')
 
 
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message, at most `limit` characters (no server paths or traces)."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines[0][:limit]
+
+
 def top_classes(probabilities: torch.Tensor) -> dict[str, float]:
     """{digit: probability} for gr.Label (it shows the top ones)."""
     return {str(digit): float(p) for digit, p in enumerate(probabilities.tolist())}
@@ -129,29 +141,12 @@ def top_classes(probabilities: torch.Tensor) -> dict[str, float]:
 
 def config_summary(config: PruneConfig) -> str:
     """One line naming the setting, for captions."""
-    amount = f"threshold {config.threshold:g}" if get_method(config.method).uses_threshold \
+    amount = f"threshold {config.threshold:g}" if config.method_entry.uses_threshold \
         else f"amount {config.amount:.0%}"
     return f"{config.model} · {config.method} · {amount} · {config.scope}"
 
 
-CSS = """
-.pl-chart{font-size:14px}.pl-row{display:grid;grid-template-columns:90px 1fr 190px;gap:8px;align-items:center;margin:6px 0}
-.pl-name small,.pl-value small{display:block;color:#777;font-size:11px}
-.pl-bars{position:relative;height:26px;background:#eef0f3;border-radius:4px;overflow:hidden}
-.pl-bar{position:absolute;left:0;border-radius:4px}.pl-bar.pl-before{top:0;height:6px;background:#9aa3ad}
-.pl-bar.pl-after{top:8px;height:18px;background:#e4572e}
-.pl-summary{margin-top:10px}.pl-legend{color:#666;font-size:12px;margin-top:6px}
-.pl-key{display:inline-block;width:12px;height:12px;margin:0 4px 0 10px;vertical-align:middle}
-.pl-key.pl-before{background:#9aa3ad}.pl-key.pl-after{background:#e4572e}
-.pl-big{font-size:28px;font-weight:600}.pl-good{color:#2a9d4b}.pl-warn{color:#d98c00}.pl-bad{color:#d0312d}
-.pl-strip{display:flex;flex-wrap:wrap;gap:8px}.pl-digit{margin:0;text-align:center;font-size:12px;padding:3px;border:2px solid transparent;border-radius:6px}
-.pl-digit img{width:56px;height:56px;image-rendering:pixelated;display:block;margin:auto}
-.pl-digit.pl-flip{border-color:#e4572e;background:#fff3ef}.pl-digit.pl-wrong figcaption b{color:#d0312d}
-.pl-strip-note{color:#666;font-size:12px;margin-top:4px}
-.pl-seen img,.pl-seen-empty{width:168px;height:168px;image-rendering:pixelated;display:block;border-radius:4px}
-.pl-seen-title{font-size:13px;color:#555;margin-bottom:4px}
-.pl-seen-empty{display:flex;align-items:center;justify-content:center;border:1px dashed #bbb;color:#888;font-size:13px}
-"""
+CSS = (Path(__file__).parent / "style.css").read_text()
 
 
 def _size(n_bytes: int) -> str:

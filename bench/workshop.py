@@ -1,0 +1,199 @@
+"""Workshop (issue 13): simulated participants, one gradio_client session each, change a random setting
+every 2-5 s against one app server; three of them also run curves, fine-tuning and size & speed."""
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import (free_port, machine_reference, mnist_dir, percentile, profiling_traces, record,
+                          start_script, stop, wait_for_server)
+
+UPDATE_P95_TARGET_S, ERRORS_TARGET = 1.0, 0
+CLIENT_TIMEOUT_S = 120.0     # per HTTP request; the event stream gets heartbeats every 15 s
+MODELS = ["lenet", "convnet", "mlp"]
+AMOUNTS = [round(0.05 * i, 2) for i in range(1, 20)]              # 0.05 .. 0.95
+# The page's defaults (app.py), in /update's argument order; participants change model, method, amount, scope.
+DEFAULT = {"model": "lenet", "method": "l1_unstructured", "amount": 0.5, "threshold": 0.05, "scope": "global",
+           "per_type": False, "conv_amount": 0.2, "linear_amount": 0.4, "layer_types": ["conv", "linear"],
+           "calibration_size": 256, "norm": "L1", "seed": 0}
+HEAVY = [("/curves", ["amount"]), ("/finetune", [100]), ("/size", [])]   # participants 0, 1, 2 (UI defaults)
+UPDATE = "/update"
+
+
+@dataclass
+class Workshop:
+    """What the participants saw: seconds per call by endpoint, and the errors."""
+
+    participants: int
+    seconds: float
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    by_model: dict[str, list[float]] = field(default_factory=dict)   # /update seconds by model
+    server: list[dict] = field(default_factory=list)        # gradio's profiling traces of the run
+    server_log: str = ""                                    # the end of the server's output
+    cpu_s: dict[str, float] = field(default_factory=dict)   # CPU seconds used during the run, by side
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def call(self, client, api_name: str, args: list) -> None:
+        start = time.perf_counter()
+        try:
+            client.predict(*args, api_name=api_name)
+        except Exception as err:  # noqa: BLE001  (counted: the target is none)
+            with self.lock:
+                self.errors.append(f"{api_name} {args[:3]}: {type(err).__name__}: {str(err)[:200]}")
+        seconds = time.perf_counter() - start
+        with self.lock:
+            self.latencies.setdefault(api_name, []).append(seconds)
+            if api_name == UPDATE:
+                self.by_model.setdefault(args[0], []).append(seconds)
+
+
+def changed(setting: dict, rng: random.Random, methods: list[str]) -> dict:
+    """The setting with one of model, method, amount, scope changed to a different value."""
+    choices = {"model": MODELS, "method": methods, "amount": AMOUNTS, "scope": ["local", "global"]}
+    key = rng.choice(list(choices))
+    return {**setting, key: rng.choice([v for v in choices[key] if v != setting[key]])}
+
+
+def connect(url: str, index: int):
+    """A participant's own session: its own address (device), and a browser's patience: gradio_client's
+    5 s default for joining the queue would count a slow server as a failed one."""
+    from gradio_client import Client
+    return Client(url, verbose=False, download_files=False, headers=device(index),
+                  httpx_kwargs={"timeout": CLIENT_TIMEOUT_S})
+
+
+def device(index: int) -> dict[str, str]:
+    """Headers that make a participant arrive from its own address, as each device in a room does: the
+    server (uvicorn) trusts X-Forwarded-For from 127.0.0.1, so per-address limits see 30 devices, not one."""
+    return {"X-Forwarded-For": f"10.13.0.{index + 2}"}
+
+
+def update_defaults(client) -> list:
+    """The defaults of every argument of the app's update endpoint (the page's initial values)."""
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    if UPDATE not in endpoints:
+        raise RuntimeError(f"the app has no {UPDATE} endpoint; it has {sorted(endpoints)}")
+    return [parameter.get("parameter_default") for parameter in endpoints[UPDATE]["parameters"]]
+
+
+def update_args(setting: dict, defaults: list) -> list:
+    """/update's arguments: the setting, then the defaults of any arguments after it (controls that the
+    participants leave alone)."""
+    values = list(setting.values())
+    return values[:len(defaults)] + defaults[len(values):]
+
+
+def participant(index: int, url: str, run: Workshop, start_at: float, methods: list[str]) -> None:
+    """One person: open the page (an /update), then every 2-5 s change one setting; the first three
+    also run their heavy tab after each change."""
+    rng = random.Random(index)
+    client = connect(url, index)
+    defaults = update_defaults(client)
+    setting = {**DEFAULT, "model": MODELS[index % len(MODELS)]}
+    time.sleep(max(0.0, start_at - time.monotonic()) + rng.uniform(0, 2))   # not all in the same instant
+    run.call(client, UPDATE, update_args(setting, defaults))
+    deadline = start_at + run.seconds
+    while time.monotonic() + 2 < deadline:
+        time.sleep(min(rng.uniform(2, 5), max(0.0, deadline - time.monotonic())))
+        setting = changed(setting, rng, methods)
+        run.call(client, UPDATE, update_args(setting, defaults))
+        if index < len(HEAVY):
+            run.call(client, *HEAVY[index])
+
+
+def warm_up(url: str) -> None:
+    """What a presenter does before the room arrives: the page once per model (checkpoints loaded)."""
+    client = connect(url, -1)
+    defaults = update_defaults(client)
+    for model in MODELS:
+        client.predict(*update_args({**DEFAULT, "model": model}, defaults), api_name=UPDATE)
+
+
+def workshop(quick: bool = False) -> Workshop:
+    """Start `python app.py`, warm it up, then all participants at once for the run's length."""
+    from pruning import list_methods
+    run = Workshop(participants=8 if quick else 30, seconds=20.0 if quick else 120.0)
+    with tempfile.TemporaryDirectory(prefix="workshop-") as temp:
+        port, log = free_port(), Path(temp) / "server.log"
+        server = start_script(["app.py", "--port", str(port)], port, log,
+                              env={"PRUNING_LAB_DATA_DIR": mnist_dir(), "GRADIO_TEMP_DIR": str(Path(temp) / "g")})
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_for_server(url, server, log)
+            warm_up(url)
+            warm_traces, cpu_before = len(profiling_traces(url)), cpu_seconds(server.pid)
+            start_at = time.monotonic() + 5.0                    # every client connected before the start
+            threads = [threading.Thread(target=participant, args=(i, url, run, start_at, list_methods()))
+                       for i in range(run.participants)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            run.cpu_s = {who: round(after - before, 1) for (who, after), before
+                         in zip(cpu_seconds(server.pid).items(), cpu_before.values())}
+            run.server = [t for t in profiling_traces(url)[warm_traces:] if t["fn_name"] == UPDATE.strip("/")]
+        finally:
+            stop(server)
+            run.server_log = log.read_text(errors="replace")[-3000:]
+    return run
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the server with its child processes, and of this process
+    (the participants' clients): how much of the machine each side got."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        return sum(process.cpu_times()[:2])
+    server = psutil.Process(server_pid)
+    return {"server": used(server) + sum(used(child) for child in server.children(recursive=True)),
+            "participants": used(psutil.Process())}
+
+
+def metrics(run: Workshop) -> list[dict]:
+    who = f"{run.participants} participants, {run.seconds:.0f} s"
+    updates = run.latencies.get(UPDATE) or [float("nan")]
+    by_model = {model: {"n": len(times), "p50": round(statistics.median(times), 3),
+                         "p95": round(percentile(times, 0.95), 3)} for model, times in run.by_model.items()}
+    rows = [record(f"workshop: /update latency p50 ({who})", updates, "s", None,
+                   per_second=round(len(updates) / run.seconds, 2), by_model=by_model, cpu_s=run.cpu_s),
+            record(f"workshop: /update latency p95 ({who})", [percentile(updates, 0.95)], "s",
+                   UPDATE_P95_TARGET_S),
+            record(f"workshop: errors ({who})", [float(len(run.errors))], "count", ERRORS_TARGET,
+                   first_errors=run.errors[:5])]
+    for part in ("queue_wait", "fn_call"):                         # where /update's time went, server side
+        seconds = [t[f"{part}_ms"] / 1000 for t in run.server]
+        if seconds:
+            rows.append(record(f"  workshop: /update server {part.replace('_', ' ')} (p50; p95 in extra)",
+                               seconds, "s", None, p95=round(percentile(seconds, 0.95), 3)))
+    for api_name, _ in HEAVY:
+        if run.latencies.get(api_name):
+            rows.append(record(f"  workshop: {api_name} latency (1 participant)", run.latencies[api_name], "s",
+                               None))
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    reference = machine_reference()
+    return [reference, *metrics(workshop(quick))]
+
+
+if __name__ == "__main__":
+    from bench.__main__ import print_table
+    outcome = workshop("--quick" in sys.argv)
+    print({name: len(times) for name, times in outcome.latencies.items()}, "calls;",
+          len(outcome.errors), "errors")
+    for error in outcome.errors[:6]:
+        print("ERROR", error)
+    if outcome.errors:
+        print("server output (end):\n" + outcome.server_log)
+    rows = metrics(outcome)
+    print_table(rows)
+    print("/update by model:", rows[0]["by_model"], "; CPU seconds used:", outcome.cpu_s)

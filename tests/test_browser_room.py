@@ -1,0 +1,138 @@
+"""The page as participants use it, in headless Chromium: races, links, phones, curves as they come."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pruning import PruneConfig, prune_model
+from tests.ui_helpers import fresh_sweeps, server_url  # noqa: F401  (fixtures)
+from ui.resources import eval_set
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
+
+
+def open_page(context, url: str, query: str = "", viewport=(1280, 900)):
+    page = context.new_page()
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    page.goto(url + query)
+    page.wait_for_selector("#accuracy-panel", timeout=60_000)
+    return page
+
+
+def settle(page, before: str, selector: str = "#accuracy-panel") -> str:
+    page.wait_for_function("([s, old]) => { const t = document.querySelector(s).innerText;"
+                           " return t !== old && t.includes('%') && !/\\d\\.\\ds/.test(t); }",
+                           arg=[selector, before], timeout=60_000)
+    return page.inner_text(selector)
+
+
+def set_amount(page, amount: float) -> None:
+    """Type the amount into the slider's number box and leave it (a release of the slider)."""
+    box = page.locator("#amount-slider input[type=number]")
+    box.fill(f"{amount:g}")
+    box.press("Enter")
+
+
+def test_fine_tuning_while_the_slider_moves_never_leaves_an_older_result(browser, server_url):
+    page = open_page(browser, server_url, "?model=mlp&amount=0.5&scope=global")
+    total = prune_model("mlp", PruneConfig(model="mlp")).total_params
+    stale = []
+    for trial in range(20):
+        amount = round(0.2 + 0.03 * trial, 2)
+        page.get_by_role("tab", name="Fine-tune").click()
+        page.get_by_role("button", name="Prune + fine-tune").click()
+        before = page.inner_text("#accuracy-panel")
+        set_amount(page, amount)                                     # while the fine-tuning runs
+        settle(page, before)
+        page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=120_000)
+        page.get_by_role("tab", name="Export").click()
+        page.get_by_role("button", name="Export pruned model").click()
+        page.wait_for_function("() => document.body.innerText.includes('nonzero parameters, sha256')",
+                               timeout=60_000)
+        note = re.findall(r"([\d,]+) / ([\d,]+) nonzero parameters", page.inner_text("body"))[-1]
+        expected = prune_model("mlp", PruneConfig(model="mlp", amount=amount, scope="global")).nonzero_params
+        if (int(note[0].replace(",", "")), int(note[1].replace(",", ""))) != (expected, total):
+            stale.append((amount, note))
+        page.evaluate("() => document.querySelectorAll('.prose').forEach(e => { if (e.innerText.includes("
+                      "'nonzero parameters, sha256')) e.innerText = ''; })")
+        page.get_by_role("tab", name="Result").click()
+    assert stale == [], f"{len(stale)} of 20 trials exported an older model than the slider shows: {stale}"
+
+
+def test_a_link_opens_its_setting_and_copy_link_gives_it_back(browser, server_url):
+    page = open_page(browser, server_url, "?model=lenet&method=ln_structured&amount=0.6&scope=local&bogus=1")
+    page.wait_for_function("() => document.querySelector('#accuracy-panel').innerText.includes('lenet')")
+    expected = prune_model("lenet", PruneConfig(method="ln_structured", amount=0.6, scope="local"),
+                           eval_set=eval_set())
+    page.wait_for_function("(a) => document.querySelector('#accuracy-panel').innerText.includes(a)",
+                           arg=f"{100 * expected.accuracy_after:.2f}%", timeout=60_000)
+    assert f"{100 * expected.global_sparsity:.2f}%" in page.inner_text("#sparsity-chart")
+    assert "bogus" in page.inner_text("#link-note")                    # ignored, and said so
+    page.locator("#copy-link").click()
+    page.wait_for_function("() => document.querySelector('#setting-link textarea, #setting-link input').value"
+                           ".includes('?model=')", timeout=30_000)
+    link = page.locator("#setting-link textarea, #setting-link input").first.input_value()
+    for part in ("model=lenet", "method=ln_structured", "amount=0.6", "scope=local"):
+        assert part in link
+    again = open_page(browser, link.replace(server_url.rstrip("/"), server_url.rstrip("/")).split("?")[0], "?" +
+                      link.split("?", 1)[1])
+    again.wait_for_function("(a) => document.querySelector('#accuracy-panel').innerText.includes(a)",
+                            arg=f"{100 * expected.accuracy_after:.2f}%", timeout=60_000)
+
+
+def test_on_a_phone_every_bar_is_as_wide_as_its_share(browser, server_url):
+    page = open_page(browser, server_url, "?model=lenet&method=l1_unstructured&amount=0.5&scope=local",
+                     viewport=(390, 844))
+    page.wait_for_function("() => document.querySelector('#sparsity-chart').innerText.includes('50.00%')",
+                           timeout=60_000)
+    tracks = page.eval_on_selector_all(".pl-bars", "els => els.map(e => e.getBoundingClientRect().width)")
+    bars = page.eval_on_selector_all(".pl-bar.pl-after", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert min(tracks) > 150, tracks                                   # not a sliver
+    for track, bar in zip(tracks, bars):
+        assert abs(bar / track - 0.5) < 0.03, (bar, track)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1   # nothing wider than the phone
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone-390.png"), full_page=True)
+
+
+def test_curves_appear_line_by_line_before_the_sweep_ends(browser, server_url, fresh_sweeps):
+    page = open_page(browser, server_url, "?model=mlp&amount=0.5")
+    page.get_by_role("tab", name="Accuracy curves").click()
+    page.get_by_role("button", name="Compute / show curves").click()
+    page.wait_for_selector("#pl-curves .pl-curves-status", timeout=60_000)     # partial: still computing
+    partial_lines = page.eval_on_selector_all("#pl-curves polyline", "els => els.length")
+    assert partial_lines >= 1 and "Still computing" in page.inner_text("#pl-curves")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "curves-partial.png"), full_page=False)
+    page.wait_for_function("() => document.querySelector('#pl-curves') && "
+                           "!document.querySelector('#pl-curves .pl-curves-status')", timeout=300_000)
+    assert page.eval_on_selector_all("#pl-curves polyline", "els => els.length") > partial_lines
+    title = page.locator("#pl-curves .pl-point title").first.text_content()
+    assert "accuracy" in title and "sparsity" in title
+    page.locator("#pl-show-0").uncheck()                                # hide a method
+    assert not page.locator("#pl-curves .pl-m0").first.is_visible()
+    assert page.locator("#pl-curves .pl-star").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "curves.png"), full_page=False)

@@ -1,0 +1,168 @@
+"""The lessons beyond one prune: what changed, per-layer sensitivity, prune x quantize, N:M, compare."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import gradio as gr
+
+from pruning import PruneConfig
+from pruning.changes import FILTERS, what_changed
+from pruning.quantize import prune_quantize_grid
+from pruning.runtime import run_in_background
+from pruning.sensitivity import compare_allocation, layer_sensitivity
+from pruning.size import sparse_size
+from ui import lesson_views as lv
+from ui.environment import scratch_dir
+from ui.handlers import SESSIONS, _key, current_result
+from ui.inputs import number, user_errors, whole
+from ui.resources import eval_set
+from ui.tabs import budgeted
+
+MAX_PINNED = 8
+PAGE_SIZE = 24
+
+
+def show_changes(filter_name: Any, page: Any, request: gr.Request | None = None):
+    """Per-class accuracy, confusion matrices, and one page of the digits whose prediction changed."""
+    result = current_result(request)
+    changes = what_changed(result, eval_set())
+    counts = changes.counts()
+    if filter_name not in FILTERS:
+        raise gr.Error(f"Unknown filter; choose one of: {', '.join(FILTERS)}")
+    pages = max(1, -(-counts[filter_name] // PAGE_SIZE))
+    page = whole(page)
+    page = min(max(1, page), pages) if isinstance(page, int) else 1        # past the end: the last page
+    shown = changes.page(filter_name, page, PAGE_SIZE)
+    summary = (f"{counts['all']:,} of {len(eval_set()):,} predictions changed: {counts['became_wrong']:,} became "
+               f"wrong, {counts['became_right']:,} became right.")
+    return (summary, lv.per_class_table(changes), lv.confusion_html(changes), lv.changed_gallery(shown, eval_set()),
+            gr.update(maximum=max(1, shown.pages), value=shown.page))
+
+
+@lru_cache(maxsize=16)
+def _scan(config: PruneConfig):
+    """The sensitivity scan of a setting's method and fixed settings (shared by every session)."""
+    return layer_sensitivity(config, eval_set())
+
+
+def _scan_config(result) -> PruneConfig:
+    c = result.config
+    return PruneConfig(model=c.model, method=c.method, layer_types=c.layer_types, norm=c.norm,
+                       calibration_size=c.calibration_size, seed=c.seed)
+
+
+def scan_layers(request: gr.Request | None = None, progress=gr.Progress()) -> str:
+    """Accuracy vs amount with one layer pruned at a time, for the current model and method."""
+    config = _scan_config(current_result(request))
+    report = budgeted(progress, hint="the server is busy, try again in a while.")
+    report(0.0, "scanning the layers one by one")
+    with user_errors():
+        return lv.sensitivity_html(run_in_background(_scan, config))
+
+
+def allocate_layers(target: Any, request: gr.Request | None = None, progress=gr.Progress()):
+    """Per-layer amounts for a target sparsity from the scan, measured beside local and global."""
+    config = _scan_config(current_result(request))
+    with user_errors():
+        scan = run_in_background(_scan, config)
+        comparison = run_in_background(compare_allocation, config, scan, number(target), eval_set())
+    amounts = ", ".join(f"{n}={a:g}" for n, a in comparison.allocated.config.layer_amounts)
+    return lv.allocation_table(comparison), amounts
+
+
+def quantize(request: gr.Request | None = None, progress=gr.Progress()) -> str:
+    """The 2x2 grid dense/pruned x fp32/int8 for the current setting, and the lesson of order."""
+    config = current_result(request).config
+    budgeted(progress, hint="the server is busy, try again in a while.")(0.0, "quantizing and timing 4 models")
+    with user_errors():
+        return lv.quantize_table(run_in_background(prune_quantize_grid, config.model, config, eval_set(), repeats=3))
+
+
+def pin(request: gr.Request | None = None):
+    """Keep the current result in this session's comparison table (at most MAX_PINNED, oldest dropped)."""
+    result = current_result(request)
+    session = SESSIONS.peek(_key(request)[0])
+    file_bytes = sparse_size(result.model).zlib_bytes
+    if not any(p.config == result.config for p, _ in session.pinned):
+        session.pinned = (session.pinned + [(result, file_bytes)])[-MAX_PINNED:]
+    return lv.pinned_table(lv.pinned_rows(session.pinned))
+
+
+def clear_pins(request: gr.Request | None = None):
+    session = SESSIONS.peek(_key(request)[0])
+    if session is not None:
+        session.pinned = []
+    return lv.pinned_table([]), None
+
+
+def pins_csv(request: gr.Request | None = None):
+    """The pinned results as a CSV file to download."""
+    session = SESSIONS.peek(_key(request)[0])
+    if session is None or not session.pinned:
+        raise gr.Error("Pin a result first.")
+    path = os.path.join(scratch_dir("pruning-lab-exports-"), f"pinned-{_key(request)[0][:12]}.csv")
+    with open(path, "w") as f:
+        f.write(lv.pinned_csv(lv.pinned_rows(session.pinned)))
+    return path
+
+
+def changes_section() -> dict:
+    """In the Result tab: a button that shows what changed, with the filter and page of changed digits."""
+    w = {}
+    with gr.Accordion("What changed: per class, confusions, every changed digit", open=False):
+        w["button"] = gr.Button("Show what changed", size="sm")
+        w["summary"] = gr.Markdown()
+        w["per_class"] = gr.Markdown()
+        w["confusion"] = gr.HTML()
+        with gr.Row():
+            w["filter"] = gr.Radio(list(FILTERS), value="became_wrong", label="Changed digits")
+            w["page"] = gr.Number(1, precision=0, minimum=1, label="Page")
+        w["gallery"] = gr.HTML()
+    return w
+
+
+def lesson_tabs() -> dict:
+    """The tabs: sensitivity and allocation, compare."""
+    w = {}
+    with gr.Tab("Sensitivity"):
+        gr.Markdown("Which layers can lose how much? Each layer pruned alone with the current method "
+                    "(amounts 10–90%), accuracy on the evaluation set. Then **allocate**: per-layer amounts that "
+                    "reach a target sparsity with the least predicted loss, measured beside local and global.")
+        w["scan_button"] = gr.Button("Scan layers", variant="primary")
+        w["scan_plot"] = gr.HTML()
+        w["target"] = gr.Slider(0.1, 0.85, value=0.7, step=0.05, label="Target sparsity of the pruned layers")
+        w["allocate_button"] = gr.Button("Allocate and compare")
+        w["allocation"] = gr.Markdown()
+        w["allocated"] = gr.Textbox(label="Per-layer amounts (copy into Advanced → per-layer amounts)",
+                                    interactive=False, buttons=["copy"])
+    with gr.Tab("Quantize"):
+        gr.Markdown("Does pruning compose with int8 quantization, and in which order? The current setting, dense "
+                    "and pruned, in fp32 and int8: accuracy, file size and CPU time over the evaluation set.")
+        w["quantize_button"] = gr.Button("Measure prune × quantize", variant="primary")
+        w["quantize_text"] = gr.Markdown()
+    with gr.Tab("Compare"):
+        gr.Markdown("Pin results to compare them side by side (up to 8 per session); download them as CSV.")
+        with gr.Row():
+            w["pin_button"] = gr.Button("📌 Pin the current result", variant="primary")
+            w["clear_button"] = gr.Button("Clear")
+            w["csv_button"] = gr.Button("Download CSV")
+        w["pinned"] = gr.Markdown(lv.pinned_table([]))
+        w["csv"] = gr.File(label="CSV", interactive=False)
+    return w
+
+
+def wire_lessons(changes: dict, lessons: dict, heavy: dict) -> None:
+    """The lessons' events."""
+    outputs = [changes["summary"], changes["per_class"], changes["confusion"], changes["gallery"], changes["page"]]
+    changes["button"].click(show_changes, [changes["filter"], changes["page"]], outputs, api_name="changes")
+    gr.on([changes["filter"].change, changes["page"].submit], show_changes, [changes["filter"], changes["page"]],
+          outputs, api_visibility="private")
+    lessons["scan_button"].click(scan_layers, None, lessons["scan_plot"], api_name="sensitivity", **heavy)
+    lessons["allocate_button"].click(allocate_layers, lessons["target"], [lessons["allocation"], lessons["allocated"]],
+                                     api_name="allocate", **heavy)
+    lessons["quantize_button"].click(quantize, None, lessons["quantize_text"], api_name="quantize", **heavy)
+    lessons["pin_button"].click(pin, None, lessons["pinned"], api_name="pin")
+    lessons["clear_button"].click(clear_pins, None, [lessons["pinned"], lessons["csv"]], api_visibility="private")
+    lessons["csv_button"].click(pins_csv, None, lessons["csv"], api_name="pinned_csv")

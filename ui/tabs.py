@@ -1,0 +1,134 @@
+"""Event functions of the tabs beyond the result: curves, fine-tuning, size & speed, inspection, export."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import gradio as gr
+
+from pruning import load_pretrained
+from pruning import finetune as tuning
+from pruning import inspection, iterative
+from pruning.export import export_pruned
+from pruning.runtime import run_in_background
+from pruning.size import shrink_report, sparse_size
+from ui import plots, views
+from ui.curves import curves_html
+from ui.environment import scratch_dir
+from ui.handlers import SESSIONS, _key, current_result
+from ui.inputs import user_errors, whole
+from ui.resources import eval_set, sweep_cache
+
+TIME_BUDGET_S = 90.0     # a heavy request (fine-tuning, shrinking, waiting for curves) stops after this long
+BUSY_HINT = "the server is busy, try again in a while."   # for work the user cannot make smaller
+EXPORT_MAX_AGE_S = 3600  # exported files older than this are deleted at the next export
+CURVES_REFRESH_S = 1.0   # while a sweep runs, the plot is redrawn this often (when new lines came)
+
+
+def budgeted(progress: gr.Progress, seconds: float = TIME_BUDGET_S,
+             hint: str = "try fewer steps or rounds.") -> Callable[[float, str], None]:
+    """An engine progress callback that updates the bar and stops work past the time budget."""
+    deadline = time.monotonic() + seconds
+
+    def report(fraction: float, message: str) -> None:
+        if time.monotonic() > deadline:
+            raise gr.Error(f"Stopped after {seconds:.0f} s (this server's time budget per request): {hint}")
+        progress(fraction, desc=message)
+    return report
+
+
+def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress()) -> Iterator[Any]:
+    """Accuracy-vs-amount curves of the current model, drawn as the lines come in (computed once per
+    server and kept on disk; a sweep already running for another user is shared)."""
+    config = current_result(request).config
+    session = SESSIONS.peek(_key(request)[0])
+    pinned = [result.config for result, _ in session.pinned] if session is not None else []
+    with user_errors():
+        job = sweep_cache().job(config.model, eval_set())
+    report, shown = budgeted(progress, hint=BUSY_HINT), -1
+    while True:
+        finished = job.done.wait(CURVES_REFRESH_S)
+        partial = job.result
+        if partial is not None and (len(partial.points) != shown or finished):
+            shown = len(partial.points)
+            running = None if finished else f"Still computing: {job.message} ({100 * job.fraction:.0f}%)…"
+            with user_errors():
+                yield curves_html(partial, config, x_axis, running, pinned)
+        if finished:
+            break
+        report(job.fraction, job.message)
+    if job.error is not None:
+        raise gr.Error(f"The curves could not be computed: {views.first_line(job.error)}")
+
+
+def run_finetune(steps: Any, request: gr.Request | None = None, progress=gr.Progress()):
+    """Prune (the setting the page shows now), fine-tune with masks fixed, report each stage."""
+    config = current_result(request).config
+    with user_errors():
+        tuned = run_in_background(tuning.prune_and_finetune, config.model, config, steps=whole(steps),
+                                  eval_set=eval_set(), progress=budgeted(progress))
+    session = SESSIONS.peek(_key(request)[0])
+    if session is not None:
+        session.store_finetuned(tuned)          # its own output only: the pruning result stays the page's
+    return views.finetune_summary(tuned), plots.finetune_figure(tuned)
+
+
+def run_iterative(rounds: Any, steps: Any, request: gr.Request | None = None, progress=gr.Progress()):
+    """k rounds of prune -> fine-tune up to the current amount (Han et al. style)."""
+    config = current_result(request).config
+    with user_errors():
+        result = run_in_background(iterative.iterative_prune, config.model, config, rounds=whole(rounds),
+                                   steps_per_round=whole(steps), eval_set=eval_set(),
+                                   progress=budgeted(progress))
+    return views.iterative_table(result), plots.iterative_figure(result)
+
+
+def size_and_speed(request: gr.Request | None = None, progress=gr.Progress()) -> str:
+    """Structured: dense vs masked vs shrunk network. Unstructured: file size, dense vs sparse."""
+    result = current_result(request)
+    if result.config.method_entry.structured:
+        with user_errors():
+            report = run_in_background(shrink_report, result.config.model, result.config, eval_set(), repeats=3,
+                                       progress=budgeted(progress, hint=BUSY_HINT))
+        return views.shrink_table(report)
+    return views.sparse_size_table(sparse_size(result.model))
+
+
+def export(use_finetuned: bool, request: gr.Request | None = None):
+    """A self-describing file of the pruned (or pruned + fine-tuned) model to download."""
+    result = current_result(request)
+    session = SESSIONS.peek(_key(request)[0])
+    directory = scratch_dir("pruning-lab-exports-")
+    delete_old_exports(directory)
+    tuned = session.finetuned_for(result) if use_finetuned and session is not None else None
+    if use_finetuned and tuned is None:
+        gr.Warning("No fine-tuned model for this setting yet: exporting the pruned one.")
+    metrics = {"eval_set": result.eval_set, "accuracy_dense": result.accuracy_before,
+               "accuracy_pruned": result.accuracy_after}
+    if tuned:
+        metrics.update(accuracy_finetuned=tuned.accuracy_finetuned, finetune_steps=tuned.steps)
+    name = f"{result.config.model}-{result.config.method}-{result.config.scope}-{int(time.time() * 1000)}.pt"
+    written = export_pruned(tuned.model if tuned else result.model, result.config.model,
+                            os.path.join(directory, name), result.config, metrics=metrics)
+    return written.path, views.export_note(written)
+
+
+def delete_old_exports(directory: str, now: float | None = None) -> None:
+    """Keep the export folder bounded: remove files older than EXPORT_MAX_AGE_S."""
+    now = time.time() if now is None else now
+    for entry in os.scandir(directory):
+        if entry.is_file() and now - entry.stat().st_mtime > EXPORT_MAX_AGE_S:
+            os.remove(entry.path)
+
+
+def inspect_layer(layer: str | None, request: gr.Request | None = None):
+    """Weight-magnitude histogram (cut marked) and the filters with their masks, for one layer."""
+    result = current_result(request)
+    dense = load_pretrained(result.config.model)[0]
+    layers = inspection.layer_names(dense)
+    layer = layer if layer in layers else layers[0]
+    histogram = plots.histogram_figure(inspection.weight_histogram(dense, result.model, layer))
+    grid = plots.filter_grid_figure(inspection.filter_grid(dense, result.model, layer))
+    return gr.update(choices=layers, value=layer), histogram, grid
