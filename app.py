@@ -24,8 +24,7 @@ from ui.resources import eval_set_and_note, model_status, sweep_cache  # noqa: E
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
 # show_error: a bad value sent straight to the API gets its message, e.g. a string for a number
-LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "state_session_capacity": 200,
-                  "enable_monitoring": False}
+LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "enable_monitoring": False}
 HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")
 
 
@@ -122,8 +121,10 @@ def digit_section() -> dict:
         with gr.Column(scale=1, min_width=300):
             d["seen"] = gr.HTML(views.seen_digit(None), elem_id="sketch-seen")
             with gr.Row():
-                d["before"] = gr.Label(num_top_classes=3, label="Before pruning", elem_id="label-before")
-                d["after"] = gr.Label(num_top_classes=3, label="After pruning", elem_id="label-after")
+                d["before"] = gr.Label(handlers.BLANK_HINT, num_top_classes=3, label="Before pruning",
+                                       elem_id="label-before")      # updates leave the hint until a drawing
+                d["after"] = gr.Label(handlers.BLANK_HINT, num_top_classes=3, label="After pruning",
+                                      elem_id="label-after")
     gr.Markdown("### Real test digits\nPredicted digit before → after pruning.")
     d["strip"] = gr.HTML(label="Test digits")
     d["resample_button"] = gr.Button("New sample", size="sm")
@@ -146,7 +147,8 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
            c["scope"].change, c["per_type"].change, c["conv_amount"].release, c["linear_amount"].release,
            c["layer_types"].change, c["calibration_size"].release, c["norm"].change, c["seed"].change,
            c["nm"].change, c["layer_amounts"].submit],
-          handlers.update, setting, outputs, trigger_mode="always_last", api_name="update")
+          handlers.update, setting, outputs, trigger_mode="always_last", api_name="update",
+          show_progress="minimal", show_progress_on=t["accuracy"])     # one spinner, not six: less page work
     d["sketch"].change(handlers.draw, d["sketch"], [d["seen"], d["before"], d["after"]],
                        trigger_mode="always_last", api_name="draw")
     demo.load(handlers.page_header, None, header, queue=False, api_visibility="private")
@@ -231,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
                     **LAUNCH_OPTIONS)
     except KeyboardInterrupt:                                   # stopped while still starting up
         demo.close()
+    finally:
+        sweep_cache().stop()                                    # no thread left inside torch at exit
 
 
 if __name__ == "__main__":

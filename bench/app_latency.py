@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bench.common import record
+from bench.common import machine_speed, record
 
 TARGETS_MS = {"lenet": 150.0, "convnet": 600.0, "mlp": None}
 AMOUNTS = [0.3, 0.5, 0.7, 0.9]   # cycled, so every call is a new setting and really re-prunes
@@ -35,20 +35,6 @@ def run(quick: bool = False) -> list[dict]:
         rows.append(record(f"P1 update latency {model} ({eval_set().describe()})", samples, "ms", target,
                            scale=1000))
     return rows
-
-
-def machine_speed(eval_set, repeats: int) -> dict:
-    """A fixed reference in the same run: one plain eager pass of the pretrained lenet over the set.
-    The shared 2-core machine's speed drifts by tens of percent within an hour: compare runs by it."""
-    from bench.common import repeat
-    from models import get_model_entry
-    from pruning.checkpoint import load_pretrained
-    from pruning.evaluate import plain_logits, prepared_inputs
-    x = prepared_inputs(eval_set, get_model_entry("lenet").input_padding)
-    model = load_pretrained("lenet")[0]
-    samples = repeat(lambda: plain_logits(model, x), repeats, warmup=1)
-    return record("reference: plain eager lenet pass over the set (machine speed)", samples, "ms", None,
-                  scale=1000)
 
 
 if __name__ == "__main__":

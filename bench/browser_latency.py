@@ -26,43 +26,10 @@ with gr.Blocks(analytics_enabled=False) as demo:
 demo.queue(max_size=64, default_concurrency_limit=2)
 demo.launch()
 """
-# In the page before its own scripts, all on its performance.now() clock: the mouse-up (capture phase:
-# before Gradio's handlers), every long task (> 50 ms), when the event was sent (fetch of queue/join),
-# and each chunk of the event stream (queue/data) as page scripts get it. The stream is teed: our branch
-# is read first, so its stamp precedes Gradio's handling of the same chunk.
-PROBE_JS = """
-const probe = window.__probe = {up: null, change: null, sent: null, chunks: [], longTasks: []};
-document.addEventListener('pointerup', e => { probe.up = e.timeStamp; }, true);
-new PerformanceObserver(list => { for (const t of list.getEntries())
-  probe.longTasks.push([t.startTime, t.duration]); }).observe({type: 'longtask', buffered: true});
-const realFetch = window.fetch;
-window.fetch = async (...args) => {
-  const url = String(args[0]?.url || args[0]);
-  if (url.includes('/queue/join')) probe.sent = performance.now();
-  const response = await realFetch(...args);
-  if (!url.includes('/queue/data') || !response.body) return response;
-  const [ours, theirs] = response.body.tee();
-  (async () => { const reader = ours.getReader(), decoder = new TextDecoder();
-    for (;;) { const {done, value} = await reader.read(); if (done) break;
-      probe.chunks.push([performance.now(), decoder.decode(value, {stream: true})]); } })();
-  return new Response(theirs, {status: response.status, statusText: response.statusText, headers: response.headers});
-};
-"""
-# Before a drag: remember the text, and stamp performance.now() the moment the DOM holds a new one
-# (the observer's callback runs right after the mutation, before paint). offset: page clock -> epoch ms.
-ARM_JS = """([selector, needle]) => {
-  const p = window.__probe, text = () => (document.querySelector(selector) || {}).textContent || '';
-  const old = text();
-  Object.assign(p, {up: null, change: null, sent: null, chunks: [], offset: Date.now() - performance.now()});
-  p.done = new Promise(resolve => { p.resolve = resolve; });
-  if (p.observer) p.observer.disconnect();
-  p.observer = new MutationObserver(() => {
-    const now = text();
-    if (p.change === null && now !== old && now.includes(needle)) {
-      p.change = performance.now(); p.observer.disconnect(); p.resolve(true); }
-  });
-  p.observer.observe(document.body, {subtree: true, childList: true, characterData: true});
-}"""
+# In the page before its own scripts (what it stamps and why: the file's comments), and before a drag
+PROBE_JS = (Path(__file__).parent / "browser_probe.js").read_text()   # stamps, stream tee, long tasks
+ARM_JS = "\n".join(line for line in (Path(__file__).parent / "browser_arm.js").read_text().splitlines()
+                   if not line.startswith("//")).strip()                # waits for the new text
 WAIT_JS = "ms => Promise.race([window.__probe.done, new Promise(r => setTimeout(() => r(false), ms))])"
 DATA_URL = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
 NETWORK_EVENTS = ["Network.requestWillBeSent", "Network.dataReceived"]

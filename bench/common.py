@@ -148,11 +148,23 @@ def event_outputs(url: str, api_name: str) -> list[str]:
             for i in event["outputs"]]
 
 
+def machine_speed(eval_set, repeats: int) -> dict:
+    """A fixed reference in the same run: one plain eager pass of the pretrained lenet over the set.
+    The shared 2-core machine's speed drifts by tens of percent within an hour: compare runs by it."""
+    from models import get_model_entry
+    from pruning.checkpoint import load_pretrained
+    from pruning.evaluate import plain_logits, prepared_inputs
+    x = prepared_inputs(eval_set, get_model_entry("lenet").input_padding)
+    model = load_pretrained("lenet")[0]
+    samples = repeat(lambda: plain_logits(model, x), repeats, warmup=1)
+    return record("reference: plain eager lenet pass over the set (machine speed)", samples, "ms", None,
+                  scale=1000)
+
+
 def machine_reference() -> dict:
-    """bench.app_latency's machine-speed row (one plain eager lenet pass over the benchmarks' set), for
+    """The machine-speed row (one plain eager lenet pass over the benchmarks' set), for
     suites that time the served app: on the shared machine, compare runs through it. Three passes
     (after one warm-up) either way: a pass takes 0.1-0.4 s on a quiet machine, seconds on a loaded one."""
-    from bench.app_latency import machine_speed
     from pruning import default_eval_set
     return machine_speed(default_eval_set(mnist_dir()), 3)
 

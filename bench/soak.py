@@ -2,6 +2,7 @@
 must not grow by more than 50 MB. Also: errors, latency under load, the worst-case /update, temp files."""
 from __future__ import annotations
 
+import base64
 import os
 import random
 import signal
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from PIL import Image, ImageDraw
 
 from bench.common import ROOT, free_port, mnist_dir, record, stop, wait_for_http
@@ -83,6 +84,11 @@ def drawn_digit(path: Path, variant: int) -> str:
     return str(path)
 
 
+def data_url(path: str) -> str:
+    """The drawing as the page's pad sends it: a PNG data URL."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
 def random_request(rng: random.Random, session: Session) -> tuple[list, str]:
     """(inputs, api name): mostly /update with a random setting (the session's drawing now and then);
     sometimes a new digit sample, a short fine-tuning, the weights view or an export."""
@@ -95,11 +101,11 @@ def random_request(rng: random.Random, session: Session) -> tuple[list, str]:
         return [None], "/inspect"
     if draw < 0.17:
         return [rng.random() < 0.5], "/export"
-    sketch = ({"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
-              if rng.random() < 0.25 else None)
+    if rng.random() < 0.2:
+        return [data_url(session.sketch_path)], "/draw"
     return [rng.choice(MODELS), rng.choice(METHODS), rng.choice([0.1, 0.3, 0.5, 0.7, 0.9]),
             rng.choice([0.02, 0.05, 0.1]), rng.choice(["local", "global"]), False, 0.2, 0.4,
-            ["conv", "linear"], rng.choice([64, 256]), rng.choice(["L1", "L2"]), rng.randrange(3), sketch], "/update"
+            ["conv", "linear"], rng.choice([64, 256]), rng.choice(["L1", "L2"]), rng.randrange(3)], "/update"
 
 
 def start_server(port: int, temp: str, log: Path) -> subprocess.Popen:
@@ -128,9 +134,9 @@ def send(result: Soak, lock: threading.Lock, rng: random.Random, sessions: list[
 
 def warm_up(result: Soak, lock: threading.Lock, session: Session) -> None:
     """Every model with every method once, with the session's drawing; then every other endpoint once."""
-    sketch = {"background": None, "layers": [], "composite": handle_file(session.sketch_path)}
-    calls = [([model, method, *DEFAULT[2:], sketch], "/update")
+    calls = [([model, method, *DEFAULT[2:]], "/update")
              for model in dict.fromkeys(MODELS) for method in dict.fromkeys(METHODS)]
+    calls.append(([data_url(session.sketch_path)], "/draw"))
     others = [([], "/resample"), ([10], "/finetune"), ([None], "/inspect"), ([True], "/export")]
     for inputs, api_name in calls + others:
         try:
@@ -193,7 +199,7 @@ def soak(quick: bool = False, requests: int | None = None) -> Soak:
             for seed in range(10, 12 if quick else 13):      # a new seed each time: really recomputed
                 start = time.perf_counter()
                 try:
-                    idle.predict(*WORST_CASE, seed, None, api_name="/update")
+                    idle.predict(*WORST_CASE, seed, api_name="/update")
                     result.worst_case.append(time.perf_counter() - start)
                 except Exception as err:  # noqa: BLE001  (counted)
                     result.errors.append(f"worst case, seed {seed}: {err}")

@@ -20,6 +20,10 @@ from .sweep import DEFAULT_AMOUNTS, SweepResult, check_grid, sweep
 SWEEP_VERSION = 2       # raise when a change to the engine changes sweep results: old files are ignored
 
 
+class SweepStopped(Exception):
+    """Raised inside a running sweep when its cache is stopped."""
+
+
 @dataclass
 class SweepJob:
     """One sweep, running or done: `result` grows line by line while it runs."""
@@ -59,6 +63,8 @@ class SweepCache:
         self.max_entries = max_entries
         self._jobs: OrderedDict[str, SweepJob] = OrderedDict()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
 
     def job(self, model_name: str, eval_set: DigitSet, methods: list[str] | None = None,
             scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
@@ -109,6 +115,8 @@ class SweepCache:
         job = SweepJob(key)
 
         def progress(fraction: float, message: str) -> None:
+            if self._stopping.is_set():
+                raise SweepStopped("the server is stopping")
             job.fraction, job.message = fraction, message
 
         def run() -> None:
@@ -122,8 +130,17 @@ class SweepCache:
             finally:
                 job.done.set()
 
-        threading.Thread(target=run, name=f"pruning-lab-sweep-{model_name}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"pruning-lab-sweep-{model_name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return job
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop running sweeps at their next line and wait for their threads (a process must not exit
+        while one of them is inside torch); finished results are kept."""
+        self._stopping.set()
+        for thread in list(self._threads):
+            thread.join(timeout)
 
     def _write(self, key: str, result: SweepResult) -> None:
         if self.directory is None:

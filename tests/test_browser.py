@@ -1,20 +1,14 @@
 """The app in real headless Chromium: move the amount slider (an /update), draw a digit (a /draw, no
 re-pruning), see the page change."""
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 import app
-from tests.ui_helpers import server_url  # noqa: F401  (a fixture)
+from tests.ui_helpers import chromium, server_url  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -35,20 +29,12 @@ class Events:
 
 @pytest.fixture(scope="module")
 def browser_page(server_url):
-    if not os.path.exists(CHROMIUM):
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tempfile.mkdtemp(), executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1280, "height": 900})
+    with chromium() as context:
         page, events = context.new_page(), Events()
         page.on("request", events.record)
         page.goto(server_url)
         page.wait_for_selector("#accuracy-panel", timeout=60_000)
         yield page, events
-        context.close()
 
 
 def wait_for_text(page, selector: str, old: str, needle: str = "%") -> str:
@@ -82,8 +68,10 @@ def test_slider_and_sketch_update_the_page(browser_page):
 
     hint = page.inner_text("#label-after")
     assert "Draw a digit" in hint and "nothing drawn yet" in page.inner_text("#sketch-seen")
-    page.locator("#sketchpad button[aria-label=Brush]").click()
-    canvas = page.locator("#sketchpad canvas").first.bounding_box()
+    page.wait_for_selector("#sketchpad canvas[data-ready=true]")          # the pad listens: draw at once
+    pad = page.locator("#sketchpad canvas").first
+    pad.scroll_into_view_if_needed()                                     # the mouse reaches what is on screen
+    canvas = pad.bounding_box()
     cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
     before_drawing, accuracy = len(events.names), page.inner_text("#accuracy-panel")
     drag(page, cx, cy - 70, cx, cy + 70)                                # a "1"

@@ -1,37 +1,23 @@
 """The page as participants use it, in headless Chromium: races, links, phones, curves as they come."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from pruning import PruneConfig, prune_model
-from tests.ui_helpers import fresh_sweeps, server_url  # noqa: F401  (fixtures)
+from tests.ui_helpers import chromium, fresh_sweeps, server_url  # noqa: F401  (fixtures)
 from ui.resources import eval_set
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tempfile.mkdtemp(), executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1280, "height": 900})
+    with chromium() as context:
         yield context
-        context.close()
 
 
 def open_page(context, url: str, query: str = "", viewport=(1280, 900)):

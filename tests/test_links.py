@@ -9,7 +9,7 @@ from ui.links import CONTROLS, link_for, link_query, read_link
 
 SETTING = dict(model="lenet", method="ln_structured", amount=0.6, threshold=0.05, scope="local", per_type=False,
                conv_amount=0.2, linear_amount=0.4, layer_types=["conv", "linear"], calibration_size=256,
-               norm="L2", seed=3)
+               norm="L2", seed=3, nm="1:4", layer_amounts="fc1=0.8,conv1=0.1")
 
 
 def test_a_link_gives_back_the_setting_it_was_made_from():

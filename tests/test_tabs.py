@@ -201,8 +201,6 @@ def test_a_server_stopped_with_sigterm_exits_cleanly_and_removes_its_exports_fol
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known bug, reported: stopping the server while its start-up sweep runs "
-                                       "(a daemon thread inside torch) aborts at interpreter exit (SIGABRT, -6)")
 def test_a_server_stopped_while_its_start_up_sweep_runs_exits_cleanly(tmp_path):
     from bench.common import free_port, wait_for_http
     port = free_port()

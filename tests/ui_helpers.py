@@ -1,6 +1,10 @@
 """Helpers for the app's tests: the default setting, event functions called as one page, what the page shows."""
 from __future__ import annotations
 
+import tempfile
+import shutil
+import os
+import contextlib
 import base64
 import io
 import re
@@ -141,3 +145,25 @@ def fresh_sweeps(monkeypatch, tmp_path):
     resources.sweep_cache.cache_clear()
     yield tmp_path / "sweeps"
     resources.sweep_cache.cache_clear()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def chromium(viewport: tuple[int, int] = (1280, 900)):
+    """A headless Debian Chromium context with a fresh profile (a failure in CI if it is missing)."""
+    if not os.path.exists(CHROMIUM):
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
+            viewport={"width": viewport[0], "height": viewport[1]})
+        try:
+            yield context
+        finally:
+            context.close()

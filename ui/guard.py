@@ -26,7 +26,7 @@ class QueueLimits:
 
     waiting: Callable[[str, str], tuple[int, int]]
     per_session: int = 3
-    per_address: int = 24
+    per_address: int = 100         # a room behind one NAT address is one address
 
     def refuse(self, session: str, address: str) -> str | None:
         """A message if a new request of `session` from `address` would be one too many, else None."""

@@ -66,8 +66,8 @@ def update(model: Any, method: Any, amount: Any, threshold: Any, scope: Any, per
     if result is None or result.config != config:
         result = prune_model(config.model, config, eval_set=eval_set())
     session.offer(ticket, result)
-    digit = session.digit
-    before, after = ((BLANK_HINT, BLANK_HINT) if digit is None else _labels(digit, result))
+    digit = session.digit               # nothing drawn: the labels keep their hint, nothing re-sent
+    before, after = (gr.skip(), gr.skip()) if digit is None else _labels(digit, result)
     return (views.accuracy_panel(result), views.sparsity_chart(result), views.explanation(result),
             views.digit_strip(result, eval_set(), session.sample), before, after)
 

@@ -66,7 +66,7 @@ class SessionStore:
     are dropped; if none is, the new session is refused with a message."""
 
     def __init__(self, capacity: int = 300, idle_seconds: float = 3600.0, evictable_after: float = 600.0,
-                 new_per_minute: int = 20) -> None:
+                 new_per_minute: int = 60) -> None:
         self.capacity, self.idle_seconds = capacity, idle_seconds
         self.evictable_after, self.new_per_minute = evictable_after, new_per_minute
         self._sessions: OrderedDict[str, Session] = OrderedDict()
