@@ -64,3 +64,21 @@ def test_bad_input_over_the_api_is_an_error_message_and_the_server_keeps_serving
         client.predict(*api_args(method="magic"), api_name="/update")
     panel, *_ = client.predict(*api_args(), api_name="/update")
     assert "accuracy-panel" in panel
+
+
+def test_every_named_endpoint_answers_with_only_its_defaults(server_url):
+    """A gradio_client user passes only what they care about (nothing at all here): every input has a
+    default, and every endpoint answers (tabs after one /update of the same session)."""
+    client = Client(server_url, verbose=False)
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, endpoint in info.items():
+        assert all(p["parameter_has_default"] for p in endpoint["parameters"]), name
+    assert "accuracy-panel" in client.predict(api_name="/update")[0]
+    slow = {"/finetune", "/iterative", "/curves", "/size", "/sensitivity", "/allocate", "/quantize"}
+    for name in sorted(set(info) - slow - {"/update"}):
+        try:
+            client.predict(api_name=name)
+        except Exception as err:                                          # noqa: BLE001
+            message = str(err)
+            assert "No value provided" not in message and "required" not in message, (name, message)
+            assert name in ("/pinned_csv",) and "Pin a result first" in message, (name, message)

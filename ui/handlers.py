@@ -13,7 +13,7 @@ from pruning.evaluate import probabilities
 from pruning.sketch import SketchError, preprocess_sketch
 from ui import views
 from ui.drawpad import pad_image
-from ui.inputs import build_config, shorten
+from ui.inputs import build_config, shorten, user_errors
 from ui.resources import eval_set, eval_set_and_note, model_status
 from ui.session import Session, SessionRefused, SessionStore
 
@@ -64,7 +64,8 @@ def update(model: Any, method: Any, amount: Any, threshold: Any, scope: Any, per
     ticket = session.ticket()
     result = session.result
     if result is None or result.config != config:
-        result = prune_model(config.model, config, eval_set=eval_set())
+        with user_errors():                 # what only the model can check (e.g. a layer name)
+            result = prune_model(config.model, config, eval_set=eval_set())
     session.offer(ticket, result)
     digit = session.digit               # nothing drawn: the labels keep their hint, nothing re-sent
     before, after = (gr.skip(), gr.skip()) if digit is None else _labels(digit, result)
