@@ -15,7 +15,7 @@ def session_args(index: int) -> list:
     model = MODELS[index % len(MODELS)]
     amount = round(0.05 + 0.045 * index, 3)                        # every session a different setting
     return [model, "l1_unstructured", amount, 0.05, "global", False, 0.2, 0.4, ["conv", "linear"], 256,
-            "L1", 0, None]
+            "L1", 0]
 
 
 def measure(sessions: int) -> tuple[float, float]:
