@@ -35,11 +35,16 @@ def settle(page, before: str, selector: str = "#accuracy-panel") -> str:
     return page.inner_text(selector)
 
 
-def set_amount(page, amount: float) -> None:
-    """Type the amount into the slider's number box and leave it (a release of the slider)."""
-    box = page.locator("#amount-slider input[type=number]")
-    box.fill(f"{amount:g}")
-    box.press("Enter")
+def drag_amount(page, fraction: float) -> float:
+    """Drag the amount slider from its middle to `fraction` of its track and let go (a release, as a
+    participant does); the amount it shows then."""
+    track = page.locator("#amount-slider input[type=range]").bounding_box()
+    y = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + 0.5 * track["width"], y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + fraction * track["width"], y, steps=10)
+    page.mouse.up()
+    return float(page.input_value("#amount-slider input[type=number]"))
 
 
 def test_fine_tuning_while_the_slider_moves_never_leaves_an_older_result(browser, server_url):
@@ -47,23 +52,26 @@ def test_fine_tuning_while_the_slider_moves_never_leaves_an_older_result(browser
     total = prune_model("mlp", PruneConfig(model="mlp")).total_params
     stale = []
     for trial in range(20):
-        amount = round(0.2 + 0.03 * trial, 2)
         page.get_by_role("tab", name="Fine-tune").click()
         page.get_by_role("button", name="Prune + fine-tune").click()
         before = page.inner_text("#accuracy-panel")
-        set_amount(page, amount)                                     # while the fine-tuning runs
+        amount = drag_amount(page, 0.2 + 0.02 * trial if trial % 2 else 0.8 - 0.02 * trial)   # while it runs
         settle(page, before)
         page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=120_000)
         page.get_by_role("tab", name="Export").click()
+        previous = re.findall(r"Wrote (\S+\.pt)", page.inner_text("body"))
         page.get_by_role("button", name="Export pruned model").click()
-        page.wait_for_function("() => document.body.innerText.includes('nonzero parameters, sha256')",
-                               timeout=60_000)
+        try:
+            page.wait_for_function("(old) => { const m = document.body.innerText.match(/Wrote (\\S+\\.pt)/);"
+                                   " return m && m[1] !== old; }", arg=previous[-1] if previous else "",
+                                   timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "race-failure.png"), full_page=True)
+            raise
         note = re.findall(r"([\d,]+) / ([\d,]+) nonzero parameters", page.inner_text("body"))[-1]
         expected = prune_model("mlp", PruneConfig(model="mlp", amount=amount, scope="global")).nonzero_params
         if (int(note[0].replace(",", "")), int(note[1].replace(",", ""))) != (expected, total):
             stale.append((amount, note))
-        page.evaluate("() => document.querySelectorAll('.prose').forEach(e => { if (e.innerText.includes("
-                      "'nonzero parameters, sha256')) e.innerText = ''; })")
         page.get_by_role("tab", name="Result").click()
     assert stale == [], f"{len(stale)} of 20 trials exported an older model than the slider shows: {stale}"
 
