@@ -98,7 +98,7 @@ def result_tabs() -> dict:
             t["size_button"] = gr.Button("Measure", variant="primary")
             t["size_text"] = gr.Markdown()
         with gr.Tab("Inspect"):
-            t["layer"] = gr.Dropdown([], label="Layer", allow_custom_value=True)
+            t["layer"] = gr.Dropdown([], value="", label="Layer (empty: the first)", allow_custom_value=True)
             t["inspect_button"] = gr.Button("Show weights", variant="primary")
             t["histogram_plot"] = gr.Plot(label="Weight magnitudes")
             t["grid_plot"] = gr.Plot(label="Filters and masks")

@@ -172,6 +172,7 @@ def start_server(port: int, tmp_path: Path, *args: str) -> subprocess.Popen:
     """`python app.py ARGS` on `port` with its temporary folders (and sweep cache) under tmp_path."""
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "TMPDIR": str(tmp_path),
            "MPLCONFIGDIR": str(tmp_path / "mpl"), resources.CACHE_ENV: str(tmp_path / "sweeps")}
+    env.pop("GRADIO_TEMP_DIR", None)        # set in this process once app was imported: the server makes its own
     return subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
