@@ -12,19 +12,9 @@ from pruning import PruneConfig, load_pretrained, prune_model
 from pruning.finetune import FinetuneResult
 from pruning.inspection import filter_grid, weight_histogram
 from pruning.iterative import IterativeResult, RoundResult
-from pruning.sweep import SweepPoint, SweepResult
 from ui import plots
 
 METHODS = ["l1_unstructured", "random_unstructured", "ln_structured"]
-
-
-def fake_sweep() -> SweepResult:
-    """A sweep with made-up accuracies: plots only read it."""
-    result = SweepResult("lenet", "test digits", (0.0, 0.5, 0.9), PruneConfig(), 0.98)
-    for method in METHODS:
-        for scope in ("local", "global"):
-            result.points += [SweepPoint(method, scope, a, a, 0.98 - a / 2) for a in result.amounts]
-    return result
 
 
 def png_bytes(figure: Figure) -> bytes:
@@ -38,23 +28,6 @@ def no_pyplot_figures():
     before = plt.get_fignums()
     yield
     assert plt.get_fignums() == before, "a figure was registered with pyplot"
-
-
-def test_sweep_figure_has_a_line_per_method_and_marks_the_current_setting():
-    figure = plots.sweep_figure(fake_sweep(), PruneConfig(method="ln_structured", scope="global", amount=0.45))
-    local, global_ = figure.axes
-    assert [line.get_label() for line in local.get_lines()][:3] == METHODS
-    stars = [line for line in global_.get_lines() if line.get_label() == "current setting"]
-    assert len(stars) == 1 and list(stars[0].get_xdata()) == [0.5]                 # nearest point
-    assert not any(line.get_label() == "current setting" for line in local.get_lines())
-    assert png_bytes(figure).startswith(b"\x89PNG")
-    unmarked = plots.sweep_figure(fake_sweep(), None, "sparsity")                   # no setting: no star
-    assert not any(line.get_label() == "current setting" for ax in unmarked.axes for line in ax.get_lines())
-
-
-def test_sweep_figure_rejects_unknown_axes():
-    with pytest.raises(ValueError, match="x_axis"):
-        plots.sweep_figure(fake_sweep(), x_axis="latency")
 
 
 def test_finetune_and_iterative_figures_render():

@@ -1,4 +1,4 @@
-"""Matplotlib figures for the app: sweep curves, fine-tuning rounds, weight histograms, filter grids.
+"""Matplotlib figures for the app: fine-tuning rounds, weight histograms, filter grids.
 
 Figures are built with matplotlib.figure.Figure on the Agg canvas, never through pyplot: no global
 figure registry, nothing to close, safe to build from several threads at once.
@@ -11,11 +11,9 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pruning import PruneConfig
 from pruning.finetune import FinetuneResult
 from pruning.inspection import FilterGrid, WeightHistogram
 from pruning.iterative import IterativeResult
-from pruning.sweep import SweepResult
 
 MASKED_GRAY = 0.55       # gray level drawn over pruned weights in filter grids
 
@@ -25,42 +23,6 @@ def new_figure(width: float = 8.0, height: float = 4.0) -> Figure:
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def sweep_figure(result: SweepResult, current: PruneConfig | None = None, x_axis: str = "amount") -> Figure:
-    """One panel per scope, one line per method: accuracy vs amount (or achieved "sparsity").
-    current: the user's setting, marked with a star."""
-    if x_axis not in ("amount", "sparsity"):
-        raise ValueError(f"x_axis must be 'amount' or 'sparsity', got {x_axis!r}")
-    scopes = list(dict.fromkeys(p.scope for p in result.points))
-    methods = list(dict.fromkeys(p.method for p in result.points))
-    figure = new_figure(5.0 * max(len(scopes), 1), 4.2)
-    axes = figure.subplots(1, max(len(scopes), 1), sharey=True, squeeze=False)[0]
-    for ax, scope in zip(axes, scopes):
-        for method in methods:
-            curve = result.curve(method, scope)
-            ax.plot([getattr(p, x_axis) for p in curve], [100 * p.accuracy for p in curve], marker=".",
-                    label=method)
-        ax.axhline(100 * result.dense_accuracy, color="black", linestyle=":", linewidth=1, label="dense")
-        ax.set(title=f"{scope} scope", xlabel="amount pruned" if x_axis == "amount" else "weight sparsity",
-               ylim=(0, 100))
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"accuracy (%) on {result.eval_set}")
-    if current is not None and current.scope in scopes:
-        _mark_current(axes[scopes.index(current.scope)], result, current, x_axis)
-    axes[-1].legend(fontsize="small", loc="lower left")
-    figure.suptitle(f"{result.model}: accuracy vs pruning")
-    return figure
-
-
-def _mark_current(ax, result: SweepResult, current: PruneConfig, x_axis: str) -> None:
-    """A star on the sweep point nearest the current setting of the current method."""
-    curve = result.curve(current.method, current.scope)
-    if not curve:
-        return
-    point = min(curve, key=lambda p: abs(p.amount - current.amount))
-    ax.plot([getattr(point, x_axis)], [100 * point.accuracy], marker="*", markersize=16, color="red",
-            markeredgecolor="black", linestyle="none", label="current setting", zorder=5)
 
 
 def finetune_figure(result: FinetuneResult) -> Figure:
