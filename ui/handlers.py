@@ -45,9 +45,14 @@ def session_for(request: gr.Request | None) -> Session:
         raise gr.Error(str(err)) from None
 
 
+def existing_session(request: gr.Request | None) -> Session | None:
+    """This page's session if it has one (tabs never create a session)."""
+    return SESSIONS.peek(_key(request)[0])
+
+
 def current_result(request: gr.Request | None) -> PruneResult:
     """The result the page shows; a message if nothing was pruned in this session yet."""
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     if session is None or session.result is None:
         raise gr.Error("Prune a model first: pick a setting on the left.")
     return session.result
@@ -99,7 +104,7 @@ def draw(sketch: Any, request: gr.Request | None = None) -> tuple:
 
 def resample(request: gr.Request | None = None):
     """A new random strip of test digits (same pruning result)."""
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     if session is None or session.result is None:
         return gr.skip()
     session.sample = new_sample(len(eval_set()))

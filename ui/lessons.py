@@ -15,7 +15,7 @@ from pruning.sensitivity import compare_allocation, layer_sensitivity
 from pruning.size import sparse_size
 from ui import lesson_views as lv
 from ui.environment import scratch_dir
-from ui.handlers import SESSIONS, _key, current_result
+from ui.handlers import current_result, existing_session
 from ui.inputs import number, user_errors, whole
 from ui.resources import eval_set
 from ui.tabs import budgeted
@@ -83,7 +83,7 @@ def quantize(request: gr.Request | None = None, progress=gr.Progress()) -> str:
 def pin(request: gr.Request | None = None):
     """Keep the current result in this session's comparison table (at most MAX_PINNED, oldest dropped)."""
     result = current_result(request)
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     file_bytes = sparse_size(result.model).zlib_bytes
     if not any(p.config == result.config for p, _ in session.pinned):
         session.pinned = (session.pinned + [(result, file_bytes)])[-MAX_PINNED:]
@@ -91,7 +91,7 @@ def pin(request: gr.Request | None = None):
 
 
 def clear_pins(request: gr.Request | None = None):
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     if session is not None:
         session.pinned = []
     return lv.pinned_table([]), None
@@ -99,10 +99,10 @@ def clear_pins(request: gr.Request | None = None):
 
 def pins_csv(request: gr.Request | None = None):
     """The pinned results as a CSV file to download."""
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     if session is None or not session.pinned:
         raise gr.Error("Pin a result first.")
-    path = os.path.join(scratch_dir("pruning-lab-exports-"), f"pinned-{_key(request)[0][:12]}.csv")
+    path = os.path.join(scratch_dir("pruning-lab-exports-"), f"pinned-{id(session):x}.csv")
     with open(path, "w") as f:
         f.write(lv.pinned_csv(lv.pinned_rows(session.pinned)))
     return path

@@ -17,7 +17,7 @@ from pruning.size import shrink_report, sparse_size
 from ui import plots, views
 from ui.curves import curves_html
 from ui.environment import scratch_dir
-from ui.handlers import SESSIONS, _key, current_result
+from ui.handlers import current_result, existing_session
 from ui.inputs import user_errors, whole
 from ui.resources import eval_set, sweep_cache
 
@@ -43,7 +43,7 @@ def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress(
     """Accuracy-vs-amount curves of the current model, drawn as the lines come in (computed once per
     server and kept on disk; a sweep already running for another user is shared)."""
     config = current_result(request).config
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     pinned = [result.config for result, _ in session.pinned] if session is not None else []
     with user_errors():
         job = sweep_cache().job(config.model, eval_set())
@@ -69,7 +69,7 @@ def run_finetune(steps: Any, request: gr.Request | None = None, progress=gr.Prog
     with user_errors():
         tuned = run_in_background(tuning.prune_and_finetune, config.model, config, steps=whole(steps),
                                   eval_set=eval_set(), progress=budgeted(progress))
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     if session is not None:
         session.store_finetuned(tuned)          # its own output only: the pruning result stays the page's
     return views.finetune_summary(tuned), plots.finetune_figure(tuned)
@@ -99,7 +99,7 @@ def size_and_speed(request: gr.Request | None = None, progress=gr.Progress()) ->
 def export(use_finetuned: bool, request: gr.Request | None = None):
     """A self-describing file of the pruned (or pruned + fine-tuned) model to download."""
     result = current_result(request)
-    session = SESSIONS.peek(_key(request)[0])
+    session = existing_session(request)
     directory = scratch_dir("pruning-lab-exports-")
     delete_old_exports(directory)
     tuned = session.finetuned_for(result) if use_finetuned and session is not None else None
