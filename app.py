@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         eval_set_and_note.cache_clear()
     logging.basicConfig(level=logging.INFO)
     runtime.start()
+    idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()
     if usable and not args.no_precompute:
         sweep_cache().job(usable[0], eval_set_and_note()[0])     # in the background, at low priority
@@ -234,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:                                   # stopped while still starting up
         demo.close()
     finally:
+        idle_trimmer.set()
         sweep_cache().stop()                                    # no thread left inside torch at exit
 
 

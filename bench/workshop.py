@@ -10,11 +10,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.common import (free_port, machine_reference, mnist_dir, percentile, profiling_traces, record,
                           start_script, stop, wait_for_server)
 
 UPDATE_P95_TARGET_S, ERRORS_TARGET = 1.0, 0
+THINK_S = (2.0, 5.0)         # a participant's pause between two changes
 CLIENT_TIMEOUT_S = 120.0     # per HTTP request; the event stream gets heartbeats every 15 s
 MODELS = ["lenet", "convnet", "mlp"]
 AMOUNTS = [round(0.05 * i, 2) for i in range(1, 20)]              # 0.05 .. 0.95
@@ -101,7 +103,7 @@ def participant(index: int, url: str, run: Workshop, start_at: float, methods: l
     run.call(client, UPDATE, update_args(setting, defaults))
     deadline = start_at + run.seconds
     while time.monotonic() + 2 < deadline:
-        time.sleep(min(rng.uniform(2, 5), max(0.0, deadline - time.monotonic())))
+        time.sleep(min(rng.uniform(*THINK_S), max(0.0, deadline - time.monotonic())))
         setting = changed(setting, rng, methods)
         run.call(client, UPDATE, update_args(setting, defaults))
         if index < len(HEAVY):
@@ -116,10 +118,13 @@ def warm_up(url: str) -> None:
         client.predict(*update_args({**DEFAULT, "model": model}, defaults), api_name=UPDATE)
 
 
-def workshop(quick: bool = False) -> Workshop:
-    """Start `python app.py`, warm it up, then all participants at once for the run's length."""
+def workshop(quick: bool = False, participants: int | None = None, seconds: float | None = None,
+             watch: Any = None) -> Workshop:
+    """Start `python app.py`, warm it up, then all participants at once for the run's length; `watch`
+    (e.g. bench.room_soak's RSS sampler) is started with the server's pid after the warm-up and
+    finished after the participants leave, before the server stops."""
     from pruning import list_methods
-    run = Workshop(participants=8 if quick else 30, seconds=20.0 if quick else 120.0)
+    run = Workshop(participants=participants or (8 if quick else 30), seconds=seconds or (20.0 if quick else 120.0))
     with tempfile.TemporaryDirectory(prefix="workshop-") as temp:
         port, log = free_port(), Path(temp) / "server.log"
         server = start_script(["app.py", "--port", str(port)], port, log,
@@ -129,6 +134,8 @@ def workshop(quick: bool = False) -> Workshop:
             wait_for_server(url, server, log)
             warm_up(url)
             warm_traces, cpu_before = len(profiling_traces(url)), cpu_seconds(server.pid)
+            if watch is not None:
+                watch.start(server.pid)
             start_at = time.monotonic() + 5.0                    # every client connected before the start
             threads = [threading.Thread(target=participant, args=(i, url, run, start_at, list_methods()))
                        for i in range(run.participants)]
@@ -139,6 +146,8 @@ def workshop(quick: bool = False) -> Workshop:
             run.cpu_s = {who: round(after - before, 1) for (who, after), before
                          in zip(cpu_seconds(server.pid).items(), cpu_before.values())}
             run.server = [t for t in profiling_traces(url)[warm_traces:] if t["fn_name"] == UPDATE.strip("/")]
+            if watch is not None:
+                watch.finish()
         finally:
             stop(server)
             run.server_log = log.read_text(errors="replace")[-3000:]
@@ -168,6 +177,7 @@ def metrics(run: Workshop) -> list[dict]:
                    UPDATE_P95_TARGET_S),
             record(f"workshop: errors ({who})", [float(len(run.errors))], "count", ERRORS_TARGET,
                    first_errors=run.errors[:5])]
+    rows.append(capacity(run, len(updates)))
     for part in ("queue_wait", "fn_call"):                         # where /update's time went, server side
         seconds = [t[f"{part}_ms"] / 1000 for t in run.server]
         if seconds:
@@ -178,6 +188,18 @@ def metrics(run: Workshop) -> list[dict]:
             rows.append(record(f"  workshop: {api_name} latency (1 participant)", run.latencies[api_name], "s",
                                None))
     return rows
+
+
+def capacity(run: Workshop, updates: int) -> dict:
+    """The CPU the room asks for against the cores there are: participants / mean think time changes a
+    second, each costing what the server spent per /update served (heavy tabs included). Above 1, no
+    scheduling meets a latency target: the queue, not the code, sets the p95."""
+    import os
+    per_update = run.cpu_s.get("server", 0.0) / max(1, updates)
+    asked = run.participants / statistics.mean(THINK_S) * per_update
+    return record(f"  workshop: CPU the room asks / cores ({run.participants} participants)",
+                  [asked / (os.cpu_count() or 1)], "x", None, server_cpu_s_per_update=round(per_update, 3),
+                  changes_asked_per_s=round(run.participants / statistics.mean(THINK_S), 2))
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -15,10 +15,12 @@ from torch import nn
 
 WORKER_NAME = "pruning-lab-eval"
 BACKGROUND_NICENESS = 10        # heavy jobs yield the cores to interactive requests
+IDLE_TRIM_S = 30.0              # evaluation idle this long: freed heap goes back to the kernel (trim_when_idle)
 _state_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _background: ThreadPoolExecutor | None = None
 _thread = threading.local()     # .background: this thread runs heavy work inline, at low priority
+_evaluations = 0                # batches run so far (read by the idle trimmer; a racy count is fine)
 T = TypeVar("T")
 
 
@@ -87,6 +89,8 @@ def run_batches(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Ten
 
     A work queue of single-threaded workers instead of intra-op threads: no fork/join per operator,
     and when another process holds a core, the other worker simply takes more batches."""
+    global _evaluations
+    _evaluations += 1
     batches = [x[i:i + batch_size] for i in range(0, x.shape[0], batch_size)]
     pool = _pool
     if pool is None or getattr(_thread, "background", False) \
@@ -151,3 +155,29 @@ def _tune_allocator() -> None:
         libc.mallopt(-3, 32 << 20)    # M_MMAP_THRESHOLD: blocks under 32 MiB come from the heap
     except (OSError, AttributeError):
         pass
+
+
+def release_free_memory() -> bool:
+    """Hand the free pages of glibc's heaps back to the kernel (malloc_trim): what `_tune_allocator` keeps
+    for speed while requests come. False where libc is not glibc."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def trim_when_idle(idle_s: float = IDLE_TRIM_S, trim: Callable[[], Any] = release_free_memory) -> threading.Event:
+    """Start a daemon thread that calls `trim` once whenever no evaluation has run for `idle_s` (a quiet
+    server gives back the ~100 MB of heap kept between batches); set the returned event to stop it."""
+    stopped = threading.Event()
+
+    def watch() -> None:
+        seen, trimmed = _evaluations, True
+        while not stopped.wait(idle_s):
+            if _evaluations != seen:
+                seen, trimmed = _evaluations, False
+            elif not trimmed:
+                trim()
+                trimmed = True
+    threading.Thread(target=watch, name="pruning-lab-idle-trim", daemon=True).start()
+    return stopped

@@ -150,3 +150,26 @@ def test_workshop_quick_run_serves_every_participant_without_errors(mnist_dir, m
     server_fn = rows["  workshop: /update server fn call"]
     assert server_fn["median"] <= p50["median"]                         # the server's part of what clients saw
     assert rows["workshop: errors"]["passed"] is True
+
+
+def test_room_soak_memory_watch_samples_while_running_then_once_idle():
+    import os
+    import time
+
+    from bench.room_soak import MemoryWatch, memory_rows
+    watch = MemoryWatch(idle_after_s=0.0, every_s=0.05)
+    watch.start(os.getpid())
+    ballast = bytearray(64 << 20)                          # 64 MB more resident while it runs
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    time.sleep(0.5)
+    watch.finish()
+    assert len(watch.samples) >= 5 and watch.idle is not None
+    times = [t for t, _ in watch.samples]
+    assert times == sorted(times) and watch.at(1e9) == watch.samples[-1][1]
+    rows = {row["name"].split(" (")[0]: row for row in memory_rows(watch, "test")}
+    growth = rows["room: RSS growth after the first 5 min"]
+    assert growth["median"] == watch.samples[-1][1]["rss"] - watch.samples[-1][1]["rss"] == 0   # a short run
+    warm = rows["room: server RSS after warm-up"]["median"]
+    assert rows["room: server RSS at the end"]["peak_mb"] >= warm + 50               # it saw the ballast
+    assert all(0 < mb["anon"] <= mb["rss"] for _, mb in watch.samples)
+    del ballast

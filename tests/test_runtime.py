@@ -5,12 +5,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from pruning import load_pretrained
+from pruning.data import normalize
 from pruning.evaluate import predictions
 from pruning import runtime
 
@@ -68,3 +70,24 @@ def test_background_errors_reach_the_caller():
         raise ValueError("stopped")
     with pytest.raises(ValueError, match="stopped"):
         runtime.run_in_background(fail)
+
+
+def test_the_idle_trimmer_trims_once_per_quiet_spell_and_never_while_evaluations_run(heldout):
+    model, _ = load_pretrained("mlp")
+    digits = normalize(heldout.images[:64]).unsqueeze(1)        # (64, 1, 28, 28)
+    trims: list[float] = []
+    stop = runtime.trim_when_idle(idle_s=0.2, trim=lambda: trims.append(time.monotonic()))
+    try:
+        busy_until = time.monotonic() + 1.0
+        while time.monotonic() < busy_until:                 # evaluations every 50 ms: never idle
+            runtime.run_batches(model, digits, 32)
+            time.sleep(0.05)
+        assert trims == []
+        time.sleep(1.0)                                      # quiet: one trim, not one per wake-up
+        assert len(trims) == 1
+        runtime.run_batches(model, digits, 32)  # busy again, then quiet again: a second trim
+        time.sleep(1.0)
+        assert len(trims) == 2
+    finally:
+        stop.set()
+

@@ -19,7 +19,7 @@ from pruning.evaluate import predictions
 from pruning.inspection import layer_names
 from tests.ui_helpers import NoProgress, api_args, fresh_sweeps, new_request, run  # noqa: F401  (a fixture)
 from ui import handlers, resources, tabs
-from ui.resources import eval_set
+from ui.resources import eval_set, sweep_cache
 
 ROOT = Path(ui.__file__).resolve().parents[1]
 
@@ -128,6 +128,20 @@ def test_curves_come_in_line_by_line_mark_the_setting_and_are_then_served_from_t
     cached = list(tabs.curves("sparsity", request, again))
     assert len(cached) == 1 and again.calls == []                              # computed once per server
     assert 'aria-label="accuracy vs sparsity' in cached[0] and "Still computing" not in cached[0]
+
+
+@pytest.mark.slow
+def test_curves_past_the_time_budget_end_with_the_lines_so_far_and_the_sweep_goes_on(fresh_sweeps, monkeypatch):
+    monkeypatch.setattr(tabs, "TIME_BUDGET_S", 1.5)          # a busy server: the request's budget runs out
+    request = run(model="mlp", amount=0.5)["request"]
+    views = list(tabs.curves("amount", request, NoProgress()))  # no error: the partial plot and a note
+    assert views and "click again in a while" in views[-1] and "pl-curve-panel" in views[-1]
+    job = sweep_cache().job("mlp", eval_set())
+    assert not job.done.is_set() or len(job.result.points) > 0
+    assert job.done.wait(300)                                 # the sweep went on without the request
+    complete = list(tabs.curves("amount", request, NoProgress()))
+    assert len(complete) == 1 and "click again" not in complete[0] and "Still computing" not in complete[0]
+    assert sum(len(drawn_methods(panel)) for panel in curve_panels(complete[0]).values()) == 2 * len(list_methods())
 
 
 def test_old_exports_are_deleted(tmp_path):

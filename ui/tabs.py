@@ -41,26 +41,37 @@ def budgeted(progress: gr.Progress, seconds: float = TIME_BUDGET_S,
 
 def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress()) -> Iterator[Any]:
     """Accuracy-vs-amount curves of the current model, drawn as the lines come in (computed once per
-    server and kept on disk; a sweep already running for another user is shared)."""
+    server and kept on disk; a sweep already running for another user is shared). Past the time budget
+    the request ends with the lines so far and a note; the sweep itself goes on for the next click."""
     config = current_result(request).config
     session = existing_session(request)
     pinned = [result.config for result, _ in session.pinned] if session is not None else []
     with user_errors():
         job = sweep_cache().job(config.model, eval_set())
-    report, shown = budgeted(progress, hint=BUSY_HINT), -1
+    deadline, shown = time.monotonic() + TIME_BUDGET_S, -1
     while True:
         finished = job.done.wait(CURVES_REFRESH_S)
+        out_of_time = not finished and time.monotonic() > deadline
         partial = job.result
-        if partial is not None and (len(partial.points) != shown or finished):
+        if partial is not None and (len(partial.points) != shown or finished or out_of_time):
             shown = len(partial.points)
-            running = None if finished else f"Still computing: {job.message} ({100 * job.fraction:.0f}%)…"
             with user_errors():
-                yield curves_html(partial, config, x_axis, running, pinned)
-        if finished:
+                yield curves_html(partial, config, x_axis, _curves_status(job, finished, out_of_time), pinned)
+        if finished or out_of_time:
             break
-        report(job.fraction, job.message)
+        progress(job.fraction, desc=job.message)
     if job.error is not None:
         raise gr.Error(f"The curves could not be computed: {views.first_line(job.error)}")
+
+
+def _curves_status(job: Any, finished: bool, out_of_time: bool) -> str | None:
+    """The line above a partial plot: still computing, or (past the budget) where to find the rest."""
+    if finished:
+        return None
+    if out_of_time:
+        return (f"Shown after {TIME_BUDGET_S:.0f} s, {100 * job.fraction:.0f}% computed: the server is busy. The "
+                "rest is still being computed: click again in a while to see more lines.")
+    return f"Still computing: {job.message} ({100 * job.fraction:.0f}%)…"
 
 
 def run_finetune(steps: Any, request: gr.Request | None = None, progress=gr.Progress()):
