@@ -146,13 +146,18 @@ def run_in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> 
 def _tune_allocator() -> None:
     """Keep freed activation memory in glibc's heap instead of returning it to the kernel after
     every batch: otherwise each batch page-faults its activations in again (see docs/BENCHMARKS.md).
-    Process-wide; a no-op where libc is not glibc."""
+    And at most one malloc arena per core: glibc's default (8 per core) let each of a server's many
+    request threads grow its own 64 MB heaps and keep them, ~1 GB in a 30-participant room
+    (docs/RELIABILITY.md, section 10). MALLOC_ARENA_MAX in the environment wins. Process-wide; a no-op
+    where libc is not glibc."""
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL("libc.so.6")   # by soname: find_library would start ldconfig
         libc.mallopt(-1, 256 << 20)   # M_TRIM_THRESHOLD: keep up to 256 MiB of free heap
         libc.mallopt(-3, 32 << 20)    # M_MMAP_THRESHOLD: blocks under 32 MiB come from the heap
+        if "MALLOC_ARENA_MAX" not in os.environ:
+            libc.mallopt(-8, max(2, os.cpu_count() or 1))   # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
 

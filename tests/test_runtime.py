@@ -91,3 +91,36 @@ def test_the_idle_trimmer_trims_once_per_quiet_spell_and_never_while_evaluations
     finally:
         stop.set()
 
+
+
+ARENAS_SCRIPT = """
+import ctypes, os, sys, tempfile, threading
+import torch
+from pruning import runtime
+runtime.start(warm_up=False)
+started = threading.Barrier(8)
+def work():
+    blocks = [torch.ones(1 << 16) for _ in range(40)]   # 256 KB each: from a malloc arena
+    started.wait()
+started_threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in started_threads: thread.start()
+for thread in started_threads: thread.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+path = tempfile.mktemp()
+stream = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(stream)); libc.fclose(ctypes.c_void_p(stream))
+print(open(path).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.parametrize("environment, most", [({}, max(2, os.cpu_count() or 1)), ({"MALLOC_ARENA_MAX": "16"}, 16)])
+def test_malloc_arenas_are_capped_at_one_per_core_unless_the_environment_says(environment, most):
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"} | environment
+    done = subprocess.run([sys.executable, "-c", ARENAS_SCRIPT], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    arenas = int(done.stdout.split()[-1])
+    assert 1 <= arenas <= most
+    if environment:                 # glibc's own limit: eight threads allocating at once get more arenas
+        assert arenas > max(2, os.cpu_count() or 1)
