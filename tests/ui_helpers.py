@@ -144,6 +144,7 @@ def fresh_sweeps(monkeypatch, tmp_path):
     monkeypatch.setenv(resources.CACHE_ENV, str(tmp_path / "sweeps"))
     resources.sweep_cache.cache_clear()
     yield tmp_path / "sweeps"
+    resources.sweep_cache().stop()          # a sweep a test left running must not outlive the process
     resources.sweep_cache.cache_clear()
 
 
