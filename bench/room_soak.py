@@ -21,14 +21,11 @@ IDLE_AFTER_S = 75.0          # the room has left: more than twice the server's i
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """A process's resident memory (MB): all of it, and the anonymous part (heap, not mapped files)."""
-    fields = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile"):
-                fields[key] = int(value.split()[0]) / 1024
-    return {"rss": fields.get("VmRSS", 0.0), "anon": fields.get("RssAnon", 0.0), "file": fields.get("RssFile", 0.0)}
+    """A process's resident memory (MB): all of it, the file-backed part (libraries, mapped files) and the
+    rest, anonymous (heaps, arenas: where a leak or a kept allocation shows)."""
+    import psutil
+    info = psutil.Process(pid).memory_info()
+    return {"rss": info.rss / 2**20, "anon": (info.rss - info.shared) / 2**20, "file": info.shared / 2**20}
 
 
 @dataclass
@@ -40,29 +37,31 @@ class MemoryWatch:
     every_s: float = SAMPLE_EVERY_S
     samples: list[tuple[float, dict]] = field(default_factory=list)
     idle: dict | None = None
-    pid: int = 0
+    _pid: int = 0
+    _started: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _started: float = 0.0
 
     def start(self, pid: int) -> None:
-        self.pid, self._started = pid, time.monotonic()
-        started = self._started
-        self.samples.append((0.0, memory_mb(pid)))                # before this returns: the warm baseline
+        self._pid, self._started = pid, time.monotonic()
+        self._sample()                                            # before this returns: the warm baseline
 
-        def sample() -> None:
+        def sample_until_stopped() -> None:
             while not self._stop.wait(self.every_s):
-                self.samples.append((time.monotonic() - started, memory_mb(pid)))
-        self._thread = threading.Thread(target=sample, name="room-soak-memory", daemon=True)
+                self._sample()
+        self._thread = threading.Thread(target=sample_until_stopped, name="room-soak-memory", daemon=True)
         self._thread.start()
 
     def finish(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.samples.append((time.monotonic() - self._started, memory_mb(self.pid)))   # the room leaves
+        self._sample()                                            # the room leaves
         time.sleep(self.idle_after_s)
-        self.idle = memory_mb(self.pid)
+        self.idle = memory_mb(self._pid)
+
+    def _sample(self) -> None:
+        self.samples.append((time.monotonic() - self._started, memory_mb(self._pid)))
 
     def at(self, seconds: float) -> dict:
         """The first sample taken at or after `seconds` (the last one if the run was shorter)."""
@@ -74,7 +73,8 @@ def memory_rows(watch: MemoryWatch, who: str) -> list[dict]:
     warm, settled, end = watch.samples[0][1], watch.at(SETTLED_AFTER_S), watch.samples[-1][1]
     growth = end["rss"] - settled["rss"]
     peak = max(mb["rss"] for _, mb in watch.samples)
-    curve = [(round(t), round(mb["rss"]), round(mb["anon"])) for t, mb in watch.samples[::6]]   # each minute
+    each_minute = watch.samples[::max(1, round(60 / watch.every_s))]
+    curve = [(round(t), round(mb["rss"]), round(mb["anon"])) for t, mb in each_minute]
     return [record(f"room: server RSS after warm-up ({who})", [warm["rss"]], "MB", None, anon_mb=round(warm["anon"])),
             record(f"room: server RSS after {SETTLED_AFTER_S / 60:.0f} min", [settled["rss"]], "MB", None,
                    anon_mb=round(settled["anon"])),
@@ -89,8 +89,7 @@ def room_soak(participants: int, minutes: float, idle_after_s: float = IDLE_AFTE
     watch = MemoryWatch(idle_after_s=idle_after_s)
     run = workshop(participants=participants, seconds=60.0 * minutes, watch=watch)
     who = f"{participants} participants, {minutes:g} min"
-    rows = [row for row in metrics(run)]
-    return rows + memory_rows(watch, who)
+    return metrics(run) + memory_rows(watch, who)
 
 
 def run(quick: bool = False) -> list[dict]:

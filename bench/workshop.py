@@ -2,6 +2,7 @@
 every 2-5 s against one app server; three of them also run curves, fine-tuning and size & speed."""
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
@@ -194,7 +195,6 @@ def capacity(run: Workshop, updates: int) -> dict:
     """The CPU the room asks for against the cores there are: participants / mean think time changes a
     second, each costing what the server spent per /update served (heavy tabs included). Above 1, no
     scheduling meets a latency target: the queue, not the code, sets the p95."""
-    import os
     per_update = run.cpu_s.get("server", 0.0) / max(1, updates)
     asked = run.participants / statistics.mean(THINK_S) * per_update
     return record(f"  workshop: CPU the room asks / cores ({run.participants} participants)",

@@ -150,25 +150,31 @@ def _tune_allocator() -> None:
     request threads grow its own 64 MB heaps and keep them, ~1 GB in a 30-participant room
     (docs/RELIABILITY.md, section 10). MALLOC_ARENA_MAX in the environment wins. Process-wide; a no-op
     where libc is not glibc."""
-    if not sys.platform.startswith("linux"):
+    libc = _glibc()
+    if libc is None:
         return
+    libc.mallopt(-1, 256 << 20)   # M_TRIM_THRESHOLD: keep up to 256 MiB of free heap
+    libc.mallopt(-3, 32 << 20)    # M_MMAP_THRESHOLD: blocks under 32 MiB come from the heap
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        libc.mallopt(-8, max(2, os.cpu_count() or 1))   # M_ARENA_MAX
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (it has mallopt and malloc_trim), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         libc = ctypes.CDLL("libc.so.6")   # by soname: find_library would start ldconfig
-        libc.mallopt(-1, 256 << 20)   # M_TRIM_THRESHOLD: keep up to 256 MiB of free heap
-        libc.mallopt(-3, 32 << 20)    # M_MMAP_THRESHOLD: blocks under 32 MiB come from the heap
-        if "MALLOC_ARENA_MAX" not in os.environ:
-            libc.mallopt(-8, max(2, os.cpu_count() or 1))   # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
 
 
 def release_free_memory() -> bool:
     """Hand the free pages of glibc's heaps back to the kernel (malloc_trim): what `_tune_allocator` keeps
     for speed while requests come. False where libc is not glibc."""
-    try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    return libc is not None and bool(libc.malloc_trim(0))
 
 
 def trim_when_idle(idle_s: float = IDLE_TRIM_S, trim: Callable[[], Any] = release_free_memory) -> threading.Event:

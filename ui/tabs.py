@@ -14,6 +14,7 @@ from pruning import inspection, iterative
 from pruning.export import export_pruned
 from pruning.runtime import run_in_background
 from pruning.size import shrink_report, sparse_size
+from pruning.sweep_cache import SweepJob
 from ui import plots, views
 from ui.curves import curves_html
 from ui.environment import scratch_dir
@@ -64,7 +65,7 @@ def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress(
         raise gr.Error(f"The curves could not be computed: {views.first_line(job.error)}")
 
 
-def _curves_status(job: Any, finished: bool, out_of_time: bool) -> str | None:
+def _curves_status(job: SweepJob, finished: bool, out_of_time: bool) -> str | None:
     """The line above a partial plot: still computing, or (past the budget) where to find the rest."""
     if finished:
         return None
