@@ -236,7 +236,7 @@ def test_curves_past_the_time_budget_end_without_an_error_and_the_sweep_goes_on(
     start = time.perf_counter()
     views = list(tabs.curves("amount", request=mlp_page))
     assert time.perf_counter() - start < 30                  # ended early, not at the end of the sweep
-    assert "Shown after 0 s" in views[-1] and "click again in a while" in views[-1]
+    assert views and "Shown after 0 s" in views[-1] and "click again in a while" in views[-1]   # lines or not
     monkeypatch.setattr(tabs, "TIME_BUDGET_S", 600.0)
     view = next(tabs.curves("amount", request=mlp_page))     # the sweep went on: lines are drawn
     assert "pl-curve-panel" in view and "data-method=" in view

@@ -227,3 +227,14 @@ def test_a_server_stopped_while_its_start_up_sweep_runs_exits_cleanly(tmp_path):
     finally:
         server.kill()
     assert app_folders(tmp_path) == [] and code == 0
+
+
+def test_curves_past_the_time_budget_before_any_line_show_the_note_alone(monkeypatch):
+    from pruning.sweep_cache import SweepJob
+    request = run(model="mlp", amount=0.5)["request"]
+    not_started = SweepJob("a sweep with no line yet")                  # never done, no result
+    monkeypatch.setattr(resources.sweep_cache(), "job", lambda *args, **kwargs: not_started)
+    monkeypatch.setattr(tabs, "TIME_BUDGET_S", 0.0)
+    monkeypatch.setattr(tabs, "CURVES_REFRESH_S", 0.01)
+    views = list(tabs.curves("amount", request, NoProgress()))
+    assert len(views) == 1 and "click again in a while" in views[0] and "pl-curve-panel" not in views[0]

@@ -37,6 +37,11 @@ def curves_html(result: SweepResult, current: PruneConfig | None = None, x_axis:
             '★ your setting.</div></div>')
 
 
+def curves_pending(running: str) -> str:
+    """The curves view before the sweep's first line: only the status line."""
+    return f'<div id="pl-curves" class="pl-curves"><div class="pl-curves-status">{html.escape(running)}</div></div>'
+
+
 def _x(value: float) -> float:
     return LEFT + value * (WIDTH - LEFT - RIGHT)
 

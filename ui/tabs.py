@@ -16,7 +16,7 @@ from pruning.runtime import run_in_background
 from pruning.size import shrink_report, sparse_size
 from pruning.sweep_cache import SweepJob
 from ui import plots, views
-from ui.curves import curves_html
+from ui.curves import curves_html, curves_pending
 from ui.environment import scratch_dir
 from ui.handlers import current_result, existing_session
 from ui.inputs import user_errors, whole
@@ -58,6 +58,8 @@ def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress(
             shown = len(partial.points)
             with user_errors():
                 yield curves_html(partial, config, x_axis, _curves_status(job, finished, out_of_time), pinned)
+        elif partial is None and out_of_time:                    # not one line yet: the note alone
+            yield curves_pending(_curves_status(job, finished, out_of_time))
         if finished or out_of_time:
             break
         progress(job.fraction, desc=job.message)
