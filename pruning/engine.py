@@ -40,7 +40,8 @@ class PruneResult:
     probabilities_before: torch.Tensor | None = field(default=None, repr=False)  # (N_digits, 10)
     probabilities_after: torch.Tensor | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict)    # seconds per phase
-    model: nn.Module | None = field(default=None, repr=False)  # the pruned (masked) model
+    model: nn.Module | None = field(default=None, repr=False)  # the pruned (masked) model; None when served
+    from_store: bool = False               # served from the shared store (measured before, by this code)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (no tensors but small probability lists)."""
@@ -80,6 +81,24 @@ def _check_inputs(name_or_model: str | nn.Module, config: PruneConfig, digits: t
                          f"model is a {type(name_or_model).__name__}")
 
 
+def measure(result: PruneResult, eval_set: DigitSet, base: nn.Module | None = None,
+            dense: torch.Tensor | None = None) -> PruneResult:
+    """Fill `result`'s accuracy before/after and predictions over the whole `eval_set` (in place).
+    base: the unpruned model when it is not the shipped checkpoint; dense: its predictions on this set,
+    when already known (e.g. from the shared store), else computed (once per process for a checkpoint)."""
+    start = time.perf_counter()
+    name = result.config.model
+    if dense is None:
+        dense = dense_predictions(name, eval_set) if base is None else predictions(base, name, eval_set)
+    result.predictions_before = dense
+    result.predictions_after = predictions(result.model, name, eval_set)
+    result.eval_set = eval_set.describe()
+    result.accuracy_before = float((dense == eval_set.labels).float().mean())
+    result.accuracy_after = float((result.predictions_after == eval_set.labels).float().mean())
+    result.timings["evaluate_s"] = time.perf_counter() - start
+    return result
+
+
 def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: DigitSet | None = None,
                 digits: torch.Tensor | None = None,
                 calibration: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -108,19 +127,11 @@ def prune_model(name_or_model: str | nn.Module, config: PruneConfig, eval_set: D
     stats = layer_stats(model)
     total, nonzero = parameter_counts(model)
     timings["prune_s"] = time.perf_counter() - start
-    result = PruneResult(config, stats, layer_stats(base), global_sparsity(stats), total, nonzero, model=model)
+    result = PruneResult(config, stats, layer_stats(base), global_sparsity(stats), total, nonzero,
+                         timings=timings, model=model)
     if eval_set is not None:
-        start = time.perf_counter()
-        dense = (dense_predictions(config.model, eval_set) if isinstance(name_or_model, str)
-                 else predictions(base, config.model, eval_set))
-        result.predictions_before = dense
-        result.predictions_after = predictions(model, config.model, eval_set)
-        result.eval_set = eval_set.describe()
-        result.accuracy_before = float((dense == eval_set.labels).float().mean())
-        result.accuracy_after = float((result.predictions_after == eval_set.labels).float().mean())
-        timings["evaluate_s"] = time.perf_counter() - start
+        measure(result, eval_set, base if not isinstance(name_or_model, str) else None)
     if digits is not None:
         result.probabilities_before = probabilities(base, config.model, digits)
         result.probabilities_after = probabilities(model, config.model, digits)
-    result.timings = timings
     return result

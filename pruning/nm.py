@@ -7,6 +7,8 @@ from torch import nn
 
 from .config import parse_nm
 
+PATTERNS = ("2:4", "1:4", "4:8")      # the patterns the page offers (2:4: GPU sparse tensor cores)
+
 
 class NMPruning(prune.BasePruningMethod):
     """Keep the n largest-scoring of every m consecutive weights of each output unit's flattened

@@ -6,6 +6,7 @@ import ctypes
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -21,6 +22,10 @@ _pool: ThreadPoolExecutor | None = None
 _background: ThreadPoolExecutor | None = None
 _thread = threading.local()     # .background: this thread runs heavy work inline, at low priority
 _evaluations = 0                # batches run so far (read by the idle trimmer; a racy count is fine)
+_live = threading.Condition()   # guards _live_count / _live_ended: interactive work in progress
+_live_count = 0
+_live_ended = 0.0
+QUIET_S = 0.25                  # background fillers start the next item this long after live work ended
 T = TypeVar("T")
 
 
@@ -131,6 +136,33 @@ def become_background_thread() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICENESS))
     except (AttributeError, OSError):      # on Linux a thread id names one thread; elsewhere: no change
         pass
+
+
+@contextlib.contextmanager
+def interactive() -> Iterator[None]:
+    """Mark the block as work a person is waiting for (a page's update): background fillers
+    (`wait_for_quiet`) do not start new items while any such block runs, nor just after."""
+    global _live_count, _live_ended
+    with _live:
+        _live_count += 1
+    try:
+        yield
+    finally:
+        with _live:
+            _live_count -= 1
+            _live_ended = time.monotonic()
+            _live.notify_all()
+
+
+def wait_for_quiet(stop: threading.Event | None = None, quiet_s: float = QUIET_S) -> bool:
+    """Block until no interactive work has run for `quiet_s`; False if `stop` was set meanwhile."""
+    with _live:
+        while not (stop is not None and stop.is_set()):
+            idle = time.monotonic() - _live_ended
+            if _live_count == 0 and idle >= quiet_s:
+                return True
+            _live.wait(0.05 if _live_count else quiet_s - idle)
+    return False
 
 
 def run_in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -9,12 +9,13 @@ import gradio as gr
 
 from models import list_models
 from pruning import LAYER_TYPES, SCOPES, list_methods
+from pruning.nm import PATTERNS
 
 # The page's controls in the order the update event takes them, with the default each link omits.
 CONTROLS = ("model", "method", "amount", "threshold", "scope", "per_type", "conv_amount", "linear_amount",
             "layer_types", "calibration_size", "norm", "seed", "nm", "layer_amounts")
 MAX_VALUE = 40          # characters of a bad parameter shown back in the note
-NM_PATTERNS = ("2:4", "1:4", "4:8")
+NM_PATTERNS = PATTERNS   # the N:M choices of the page (pruning.nm.PATTERNS)
 
 
 def _fraction(text: str) -> float:

@@ -1,0 +1,105 @@
+"""Measured once, shared: prune_model's result for a setting, from the store or measured now (and stored)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from .config import PruneConfig
+from .data import DigitSet
+from .engine import PruneResult, measure, prune_model
+from .masks import mask_fingerprint
+from .measure_key import masks_key, setting_key
+from .measurement import Measurement
+from .store import MeasurementStore
+
+MODEL_CACHE_SIZE = 8        # pruned models kept for drawn digits, Inspect, Export (rebuilt from masks: cheap)
+
+
+def measured(config: PruneConfig, eval_set: DigitSet, store: MeasurementStore,
+             scores: dict[str, torch.Tensor] | None = None,
+             calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> PruneResult:
+    """prune_model(config.model, config, eval_set)'s numbers: the stored measurement of this setting
+    (result.from_store, no model), or, when none, the setting pruned now and, unless a setting with
+    identical masks was measured before, evaluated over the whole set; stored either way. Concurrent
+    callers with one setting share one computation. scores / calibration: as prune_model's."""
+    key = setting_key(config, eval_set)
+    found = store.lookup(key)
+    if found is not None:
+        return found.result(config)
+    return store.once(key, lambda: _measure_now(config, eval_set, store, key, scores, calibration))
+
+
+def _measure_now(config: PruneConfig, eval_set: DigitSet, store: MeasurementStore, key: str,
+                 scores: dict[str, torch.Tensor] | None,
+                 calibration: tuple[torch.Tensor, torch.Tensor] | None) -> PruneResult:
+    found = store.lookup(key)                # measured by a flight that ended just before this one began
+    if found is not None:
+        return found.result(config)
+    result = prune_model(config.model, config, calibration=calibration, scores=scores)   # masks only
+    fingerprint = mask_fingerprint(result.model)
+    pruned_key = masks_key(config.model, fingerprint, eval_set)
+    known = store.lookup_masks(pruned_key)
+    if known is None:
+        dense = None if fingerprint == "dense" else dense_predictions(config.model, eval_set, store)
+        known = Measurement.of(measure(result, eval_set, dense=dense))
+    else:                                    # identical masks measured before: the same function
+        result = _with_model(known.result(config), result.model)
+    store.remember(key, pruned_key, known)
+    MODELS.put(config, result.model)
+    return result
+
+
+def dense_predictions(model_name: str, eval_set: DigitSet, store: MeasurementStore) -> torch.Tensor:
+    """The pretrained model's predictions on the set: its stored measurement (masks all ones), else
+    measured now as the setting "amount 0" and stored."""
+    found = store.lookup_masks(masks_key(model_name, "dense", eval_set))
+    if found is None:
+        found_result = measured(PruneConfig(model=model_name, amount=0.0), eval_set, store)
+        return found_result.predictions_after
+    return torch.from_numpy(found.predictions_after.astype("int64"))
+
+
+def _with_model(result: PruneResult, model: nn.Module) -> PruneResult:
+    result.model = model
+    return result
+
+
+class ModelCache:
+    """The last few pruned models by setting (shared read-only by every session that shows one)."""
+
+    def __init__(self, size: int = MODEL_CACHE_SIZE) -> None:
+        self.size = size
+        self._models: OrderedDict[PruneConfig, nn.Module] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, config: PruneConfig, model: nn.Module) -> None:
+        with self._lock:
+            self._models[config] = model
+            self._models.move_to_end(config)
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+
+    def get(self, config: PruneConfig) -> nn.Module | None:
+        with self._lock:
+            model = self._models.get(config)
+            if model is not None:
+                self._models.move_to_end(config)
+            return model
+
+
+MODELS = ModelCache()
+
+
+def pruned_model(result: PruneResult) -> nn.Module:
+    """The pruned (masked) model of a result: its own, a cached one of the same setting, or rebuilt from
+    the pretrained weights (masks only, no evaluation)."""
+    if result.model is not None:
+        return result.model
+    model = MODELS.get(result.config)
+    if model is None:
+        model = prune_model(result.config.model, result.config).model
+        MODELS.put(result.config, model)
+    return model
