@@ -13,13 +13,13 @@ environment.prepare()       # before gradio is imported: analytics off, private 
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pruning import finetune as tuning, iterative, list_methods, runtime  # noqa: E402
+from pruning import finetune as tuning, grid, iterative, list_methods, runtime  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from ui import guard, handlers, lessons, links, tabs, views  # noqa: E402
+from ui import guard, handlers, lessons, links, preview, tabs, views  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
-from ui.resources import eval_set_and_note, model_status, sweep_cache  # noqa: E402
+from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cache  # noqa: E402
 
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
@@ -31,15 +31,15 @@ HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")
 def controls_column(usable: list[str], methods: list[str]) -> dict:
     """The setting: model, method, amount, scope, and the advanced options."""
     c = {}
-    c["model"] = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model")
+    c["model"] = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model", elem_id="model-dropdown")
     c["model_text"] = gr.Markdown(handlers.model_help(usable[0]) if usable else "No model could be loaded.")
-    c["method"] = gr.Dropdown(methods, value=methods[0], label="Pruning method")
+    c["method"] = gr.Dropdown(methods, value=methods[0], label="Pruning method", elem_id="method-dropdown")
     c["method_text"] = gr.Markdown(handlers.method_help(methods[0])[0])
-    c["amount"] = gr.Slider(0, 0.99, value=0.5, step=0.01, label="Amount (fraction to remove)",
+    c["amount"] = gr.Slider(0, grid.AMOUNT_MAX, value=0.5, step=grid.AMOUNT_STEP, label="Amount (fraction to remove)",
                             elem_id="amount-slider")
-    c["threshold"] = gr.Slider(0, 0.5, value=0.05, step=0.005, visible=False,
+    c["threshold"] = gr.Slider(0, grid.THRESHOLD_MAX, value=0.05, step=grid.THRESHOLD_STEP, visible=False,
                                label="Threshold (|w| below it is removed)")
-    c["scope"] = gr.Radio(["local", "global"], value="global", label="Scope",
+    c["scope"] = gr.Radio(["local", "global"], value="global", label="Scope", elem_id="scope-radio",
                           info="local: each layer loses the amount; global: one ranking over all layers")
     with gr.Row():
         c["copy_link"] = gr.Button("🔗 Copy link to this setting", size="sm", elem_id="copy-link")
@@ -70,6 +70,7 @@ def result_tabs() -> dict:
         with gr.Tab("Result"):
             t["accuracy"] = gr.HTML(label="Accuracy")
             t["chart"] = gr.HTML(label="Per-layer sparsity")
+            t["grid"] = gr.HTML(preview.EMPTY, elem_id="grid-data", padding=False)   # the drag preview's points
             t["explain"] = gr.Markdown(label="What was removed")
             t["changes"] = lessons.changes_section()
         with gr.Tab("Accuracy curves"):
@@ -127,6 +128,7 @@ def digit_section() -> dict:
                                       elem_id="label-after")
     gr.Markdown("### Real test digits\nPredicted digit before → after pruning.")
     d["strip"] = gr.HTML(label="Test digits")
+    d["images"] = gr.HTML("", elem_id="strip-images-holder", padding=False)     # the strip's images, once per sample
     d["resample_button"] = gr.Button("New sample", size="sm")
     return d
 
@@ -134,7 +136,7 @@ def digit_section() -> dict:
 def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> None:
     """The events: a setting change re-prunes; the drawing, the strip and each tab have their own."""
     setting = [c[name] for name in links.CONTROLS]
-    outputs = [t["accuracy"], t["chart"], t["explain"], d["strip"], d["before"], d["after"]]
+    outputs = [t["accuracy"], t["chart"], t["explain"], d["strip"], d["before"], d["after"], d["images"], t["grid"]]
     c["model"].change(handlers.model_help, c["model"], c["model_text"], queue=False, api_visibility="private")
     c["method"].change(handlers.method_help, c["method"], [c["method_text"], c["amount"], c["threshold"], c["nm"]],
                        queue=False, api_visibility="private")
@@ -152,7 +154,8 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     d["sketch"].change(handlers.draw, d["sketch"], [d["seen"], d["before"], d["after"]],
                        trigger_mode="always_last", api_name="draw")
     demo.load(handlers.page_header, None, header, queue=False, api_visibility="private")
-    d["resample_button"].click(handlers.resample, None, d["strip"], api_name="resample")
+    d["resample_button"].click(handlers.resample, None, [d["strip"], d["images"]], api_name="resample")
+    demo.load(None, js=preview.PREVIEW_JS)                     # the drag preview: in the page, no round trip
     t["curves_button"].click(tabs.curves, t["x_axis"], t["curves_plot"], api_name="curves", **HEAVY)
     t["finetune_button"].click(tabs.run_finetune, t["steps"], [t["finetune_text"], t["finetune_plot"]],
                                api_name="finetune", **HEAVY)
@@ -175,7 +178,7 @@ def build_demo() -> gr.Blocks:
         gr.HTML(f"<style>{views.CSS}</style>", padding=False)
         header = gr.Markdown()
         with gr.Row():
-            with gr.Column(scale=2, min_width=300):
+            with gr.Column(scale=2, min_width=300, elem_id="controls"):
                 c = controls_column(usable, list_methods())
             with gr.Column(scale=3, min_width=300):
                 t = result_tabs()
@@ -213,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="directory with an MNIST test split (IDX files, .gz or not) to "
                                            "evaluate on instead of the shipped one; default $PRUNING_LAB_DATA_DIR")
     parser.add_argument("--no-precompute", action="store_true",
-                        help="don't compute the default model's curves in the background at start")
+                        help="don't measure the slider grid (and the default model's curves) in the background")
     parser.add_argument("--password", help="require this password (user name: workshop) on a network")
     parser.add_argument("--token", help="require this token: participants open the link with ?token=...")
     parser.add_argument("--allowed-host", action="append", default=[],
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()
     if usable and not args.no_precompute:
-        sweep_cache().job(usable[0], eval_set_and_note()[0])     # in the background, at low priority
+        grid_filler().start()                                    # in the background, at the lowest priority
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # stop like Ctrl-C: close, clean up (atexit)
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, **network_options(args),
@@ -236,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         demo.close()
     finally:
         idle_trimmer.set()
-        sweep_cache().stop()                                    # no thread left inside torch at exit
+        grid_filler().stop()                                    # no thread left inside torch at exit
+        sweep_cache().stop()
 
 
 if __name__ == "__main__":

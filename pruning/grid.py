@@ -82,7 +82,7 @@ class GridFiller:
                  default: PruneConfig = DEFAULT_SETTING) -> None:
         self.store, self.eval_set = store, eval_set
         self.settings = grid_order(models, default)
-        self._measured = 0
+        self._measured: int | None = None
         self._preferred: deque[PruneConfig] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -98,8 +98,11 @@ class GridFiller:
         return self
 
     def status(self) -> GridStatus:
+        """Settings measured so far (read from the store once if the filler has not started)."""
         running = self._thread is not None and self._thread.is_alive()
-        return GridStatus(self._measured, len(self.settings), running)
+        if self._thread is None and self._measured is None:
+            self._measured = len(self.store.known(setting_key(c, self.eval_set) for c in self.settings))
+        return GridStatus(self._measured or 0, len(self.settings), running)
 
     def prefer(self, config: PruneConfig) -> None:
         """Measure the line of `config` (its model, method, scope) next: someone is on it."""

@@ -17,12 +17,18 @@ from .measurement import CorruptEntry, Measurement, checksum
 log = logging.getLogger("pruning_lab")
 T = TypeVar("T")
 DEFAULT_MAX_BYTES = 256 << 20       # the full slider grid of the three models takes ~30 MB (docs/BENCHMARKS.md)
+OPEN_ATTEMPTS = 40                  # a database another process is opening: retried for ~40 s
 MEMORY_ENTRIES = 512                # decoded measurements kept in memory (~20 KB each)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, payload BLOB NOT NULL, checksum TEXT NOT NULL,
                                     size INTEGER NOT NULL, used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, masks TEXT NOT NULL);
 """
+
+
+def unreadable(err: sqlite3.DatabaseError) -> bool:
+    """Whether an error means the file's contents are broken (not a lock, a full disk, a read-only file)."""
+    return not isinstance(err, sqlite3.OperationalError) or "malformed" in str(err) or "not a database" in str(err)
 
 
 class MeasurementStore:
@@ -48,17 +54,23 @@ class MeasurementStore:
     def _open(self) -> sqlite3.Connection:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=10,
-                             check_same_thread=False, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            db.execute("SELECT COUNT(*) FROM entries").fetchone()
-        except sqlite3.DatabaseError:
-            db.close()
-            return self._replace_unreadable()
-        return db
+        for attempt in range(OPEN_ATTEMPTS):
+            db = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=10,
+                                 check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")        # another process switching it: "locked"
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+                db.execute("SELECT COUNT(*) FROM entries").fetchone()
+                return db
+            except sqlite3.DatabaseError as err:
+                db.close()
+                if unreadable(err):
+                    return self._replace_unreadable()
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _replace_unreadable(self) -> sqlite3.Connection:
         """The file is not a database SQLite can read: keep it aside (for a post-mortem), start empty."""
@@ -79,7 +91,7 @@ class MeasurementStore:
             try:
                 return operation(self._db)
             except sqlite3.DatabaseError as err:
-                if self.path is None:
+                if self.path is None or not unreadable(err):
                     raise
                 log.warning("measurement store error (%s): starting a new store file", err)
                 self._db.close()

@@ -20,6 +20,8 @@ from .methods import get_method, list_methods
 from .pruner import importance_scores, prunable_layers
 from .runtime import single_threaded
 from .shrink import is_shrinkable, removable_units, shrink_model
+from .shared import measured
+from .store import MeasurementStore
 
 Progress = Callable[[float, str], None]
 DEFAULT_AMOUNTS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))   # 0.0, 0.05 ... 0.95
@@ -102,8 +104,11 @@ def _line_configs(base: PruneConfig, base_model: nn.Module, method: str, scope: 
 def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str] | None = None,
           scopes: tuple[str, ...] = SCOPES, amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
           base_config: PruneConfig | None = None, progress: Progress | None = None,
-          on_line: Callable[[SweepResult], None] | None = None) -> SweepResult:
-    """Prune with every method x scope x amount and measure accuracy on `eval_set` (uncached).
+          on_line: Callable[[SweepResult], None] | None = None,
+          store: MeasurementStore | None = None) -> SweepResult:
+    """Prune with every method x scope x amount and measure accuracy on `eval_set` (uncached unless
+    `store` is given: then every point is the store's measurement of its setting, measured and stored
+    where missing, so the slider grid and the curves are one computation; a model by name only).
 
     Each point's masks are exactly those of prune_model(name_or_model, point.config(base_config)).
     Points whose masks are identical (every amount-0 point, "threshold" under both scopes) are
@@ -122,7 +127,7 @@ def sweep(name_or_model: str | nn.Module, eval_set: DigitSet, methods: list[str]
                          accuracy(base_model, model_name, eval_set))
     with single_threaded():
         _sweep_lines(result, name_or_model, base_model, eval_set, methods or list_methods(), scopes, progress,
-                     on_line)
+                     on_line, store if isinstance(name_or_model, str) else None)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -143,7 +148,7 @@ def check_grid(methods: list[str] | None, scopes: tuple[str, ...], amounts: tupl
 
 def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model: nn.Module, eval_set: DigitSet,
                  methods: list[str], scopes: tuple[str, ...], progress: Progress | None,
-                 on_line: Callable[[SweepResult], None] | None) -> None:
+                 on_line: Callable[[SweepResult], None] | None, store: MeasurementStore | None = None) -> None:
     """Fill result.points line by line (one method, one scope). A method's importance scores do not
     depend on the amount or scope: they are computed once per method (on a copy of the base model)."""
     evaluated: dict[str, float] = {"dense": result.dense_accuracy}
@@ -157,6 +162,11 @@ def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model
             scores[method] = importance_scores(copy.deepcopy(base_model), replace(result.base_config, method=method),
                                                calibration)
         configs = _line_configs(result.base_config, base_model, method, scope, result.amounts)
+        if store is not None:
+            _stored_line(result, configs, eval_set, store, scores[method], calibration)
+            if on_line is not None:
+                on_line(result)
+            continue
         pruned = [prune_model(name_or_model, config, calibration=calibration, scores=scores[method])
                   for config in configs]
         keys = [mask_fingerprint(p.model) for p in pruned]
@@ -174,6 +184,22 @@ def _sweep_lines(result: SweepResult, name_or_model: str | nn.Module, base_model
             on_line(result)
     if progress is not None:
         progress(1.0, f"{len(result.points)} points, {len(evaluated)} distinct models evaluated")
+
+
+def _stored_line(result: SweepResult, configs: list[PruneConfig], eval_set: DigitSet, store: MeasurementStore,
+                 scores: dict[str, torch.Tensor], calibration: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """One line's points from the shared store (each measured now and stored if missing)."""
+    threshold = get_method(configs[0].method).uses_threshold
+    points = []
+    for config in configs:
+        started = time.perf_counter()
+        measurement = measured(config, eval_set, store, scores=scores, calibration=calibration)
+        if not measurement.from_store:
+            result.models_evaluated += 1
+            result.evaluation_seconds += time.perf_counter() - started
+        points.append(SweepPoint(config.method, config.scope, config.amount, measurement.global_sparsity,
+                                 measurement.accuracy_after, config.threshold if threshold else None))
+    result.points = result.points + points                      # a new list: readers see whole lines
 
 
 SHRINK_MIN_FRACTION = 0.2   # shrinking costs ~8 ms (lenet); below this it saves less than that

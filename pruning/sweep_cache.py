@@ -15,6 +15,7 @@ from .config import SCOPES, PruneConfig
 from .data import DigitSet
 from .methods import list_methods
 from .runtime import become_background_thread
+from .store import MeasurementStore
 from .sweep import DEFAULT_AMOUNTS, SweepResult, check_grid, sweep
 
 SWEEP_VERSION = 2       # raise when a change to the engine changes sweep results: old files are ignored
@@ -58,8 +59,10 @@ class SweepCache:
     written to `directory` (when given) under a key of the checkpoint's sha256, the eval set's content,
     the grid, the fixed settings and SWEEP_VERSION, so a restarted server shows it at once."""
 
-    def __init__(self, directory: str | os.PathLike | None = None, max_entries: int = 16) -> None:
+    def __init__(self, directory: str | os.PathLike | None = None, max_entries: int = 16,
+                 store: MeasurementStore | None = None) -> None:
         self.directory = None if directory is None else Path(directory)
+        self.store = store                    # points measured through it: shared with the slider grid
         self.max_entries = max_entries
         self._jobs: OrderedDict[str, SweepJob] = OrderedDict()
         self._lock = threading.Lock()
@@ -122,8 +125,9 @@ class SweepCache:
         def run() -> None:
             become_background_thread()
             try:
+                shared = {} if self.store is None else {"store": self.store}
                 job.result = sweep(model_name, eval_set, methods, scopes, amounts, base, progress,
-                                   on_line=lambda partial: setattr(job, "result", partial))
+                                   on_line=lambda partial: setattr(job, "result", partial), **shared)
                 self._write(key, job.result)
             except BaseException as err:  # noqa: BLE001  (handed to every waiter)
                 job.error = err

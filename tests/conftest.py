@@ -15,6 +15,14 @@ MNIST_OVERRIDE_ENV = "PRUNING_LAB_TEST_MNIST"
 
 
 @pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """The app's measurements and sweeps kept in a folder of this test run (never the user's cache)."""
+    directory = tmp_path_factory.mktemp("pruning-lab-cache")
+    os.environ["PRUNING_LAB_CACHE_DIR"] = str(directory)
+    return directory
+
+
+@pytest.fixture(scope="session", autouse=True)
 def started_runtime() -> None:
     """The evaluation worker pool and warm graphs, started as the app, CLI and bench start them."""
     from pruning import runtime

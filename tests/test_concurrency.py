@@ -29,7 +29,6 @@ from ui import handlers, views
 from ui.resources import eval_set
 
 pytestmark = pytest.mark.slow
-LEFT_AS_IT_IS = {"__type__": "update"}      # an output the event function skipped, as the HTTP API sends it
 SESSIONS, CHANGES, SKETCH_EVERY, RESAMPLE_RATE = 16, 30, 4, 0.2
 # Small models mostly, to keep ~570 requests reasonable on 2 cores; convnet now and then.
 MODELS = ["mlp"] * 6 + ["lenet"] * 3 + ["convnet"]
@@ -85,9 +84,18 @@ def timed(call, *args, **kwargs) -> tuple[object, float]:
     return outputs, time.perf_counter() - start
 
 
-def strip_indices(strip: str, index_of: dict[str, int]) -> list[int]:
-    """The evaluation-set indices of the digits shown in a strip (found by their images)."""
-    return [index_of[src] for src in re.findall(r'<img src="([^"]+)"', strip)]
+def strip_indices(strip: str) -> list[int]:
+    """The evaluation-set indices of the digits shown in a strip (named by their image classes)."""
+    return [int(i) for i in re.findall(r'class="pl-img pl-img-(\d+)"', strip)]
+
+
+def comparable(panel: str) -> str:
+    """An accuracy panel without what differs between answers of one setting (its answer number, the
+    grid's progress line)."""
+    return re.sub(r'<div class="pl-grid-note">.*?</div>', "", re.sub(r' data-answer="\d+"', "", panel))
+
+
+UPDATE_NAMES = ("panel", "chart", "explain", "strip", "before", "after", "images", "grid")
 
 
 def test_concurrent_sessions_get_their_own_results_without_errors(server_url, heldout):
@@ -101,27 +109,28 @@ def test_concurrent_sessions_get_their_own_results_without_errors(server_url, he
               if isinstance(out, Exception)]
     assert not errors, f"{len(errors)} errors, first: {errors[0]!r}"
     digits = eval_set()
-    index_of = {views.png_data_uri(image.numpy()): i for i, image in reversed(list(enumerate(digits.images)))}
     mismatches = []
     for session, records in enumerate(sessions):
-        sample = handlers.new_sample(len(digits), handlers.SAMPLE_SEED)
         drawing = preprocess_sketch(drawings[session])                          # (28x28 seen, (1, 1, 28, 28))
+        page: dict = {}                                                         # what this page shows now
         for step, (endpoint, setting, drawn, outputs, _) in enumerate(records):
             expected = expected_result(**setting)
             if endpoint == "resample":
-                sample = strip_indices(outputs, index_of)
-                same = outputs == views.digit_strip(expected, digits, sample)     # this session's result
+                shown(page, ("strip", "images"), outputs)
+                same = page["strip"] == views.digit_strip(expected, digits, strip_indices(page["strip"]))
+                same = same and page["images"] == views.digit_images(digits, strip_indices(page["strip"]))
             elif endpoint == "draw":
                 seen, before, after = outputs
                 want_before, want_after = engine_labels(drawing[1], expected)
                 same = (np.array_equal(seen_pixels(seen), drawing[0]) and same_label(before, want_before)
                         and same_label(after, want_after))
+                page.update(before=before, after=after)
             else:
-                same = matches(outputs, expected, digits, sample, drawing[1] if drawn else None)
+                shown(page, UPDATE_NAMES, outputs)
+                same = matches(page, expected, digits, drawing[1] if drawn else None)
             if not same:
                 mismatches.append((session, step, endpoint, setting))
     assert not mismatches, f"{len(mismatches)} responses differ from their own settings: {mismatches[:5]}"
-
     latencies = sorted(seconds for records in sessions for *_, seconds in records)
     resamples = sum(record[0] == "resample" for records in sessions for record in records)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
@@ -130,17 +139,26 @@ def test_concurrent_sessions_get_their_own_results_without_errors(server_url, he
           f"p95 {p95:.2f} s, max {latencies[-1]:.2f} s; {expected_result.cache_info().currsize} distinct settings")
 
 
-def matches(outputs, expected, digits, sample: list[int], digit: torch.Tensor | None) -> bool:
-    """An /update response equals the views of `expected`, and its labels read the session's own drawn
-    digit (normalized (1, 1, 28, 28)) with `expected`'s models, or are left as they are (the page's hint)
-    if none was sent."""
-    panel, chart, explain, strip, before, after = outputs
-    same = (panel == views.accuracy_panel(expected) and chart == views.sparsity_chart(expected)
-            and explain == views.explanation(expected) and strip == views.digit_strip(expected, digits, sample))
+def shown(page: dict, names: tuple[str, ...], outputs) -> None:
+    """Apply one response to the page: every output not skipped replaces what it showed."""
+    for name, value in zip(names, outputs):
+        if not (isinstance(value, dict) and value.get("__type__") == "update"):     # skipped: left as it is
+            page[name] = value
+
+
+def matches(page: dict, expected, digits, digit: torch.Tensor | None) -> bool:
+    """What the page shows after an /update equals the views of `expected` (its strip: the digits of its
+    own sample, with their images), and its labels read the session's own drawn digit (normalized
+    (1, 1, 28, 28)) with `expected`'s models, or still show the page's hint if none was sent."""
+    sample = strip_indices(page["strip"])
+    same = (comparable(page["panel"]) == comparable(views.accuracy_panel(expected))
+            and page["chart"] == views.sparsity_chart(expected) and page["explain"] == views.explanation(expected)
+            and page["strip"] == views.digit_strip(expected, digits, sample)
+            and page["images"] == views.digit_images(digits, sample) and len(sample) == handlers.STRIP_SIZE)
     if digit is None:
-        return same and before == LEFT_AS_IT_IS == after
+        return same and "before" not in page and "after" not in page
     want_before, want_after = engine_labels(digit, expected)
-    return same and same_label(before, want_before) and same_label(after, want_after)
+    return same and same_label(page["before"], want_before) and same_label(page["after"], want_after)
 
 
 def test_first_evaluations_of_new_structures_in_parallel_threads_break_nothing(monkeypatch):

@@ -38,7 +38,9 @@ def test_every_method_and_model_gives_all_outputs():
     for model in model_status()[0]:
         for method in list_methods():
             out = run(request, model=model, method=method, amount=0.4)
-            assert "accuracy-panel" in out["accuracy"] and "sparsity-chart" in out["chart"]
+            fresh = run(model=model, method=method, amount=0.4)           # a new page gets every view
+            assert "accuracy-panel" in out["accuracy"] and "sparsity-chart" in fresh["chart"]
+            assert out["chart"] in (fresh["chart"], SKIPPED)       # skipped only if the page already shows it
             assert handlers.current_result(request).config.model == model
             assert handlers.current_result(request).config.method == method
             assert f"({model})" in out["accuracy"]                     # never another model's numbers
@@ -48,7 +50,9 @@ def test_the_same_setting_again_reuses_the_result_and_a_new_one_prunes_again():
     first = run(amount=0.6)
     result = handlers.current_result(first["request"])
     again = run(first["request"], amount=0.6)
-    assert handlers.current_result(first["request"]) is result and again["accuracy"] == first["accuracy"]
+    assert handlers.current_result(first["request"]) is result
+    assert again["accuracy"].replace('data-answer="4"', "") == first["accuracy"].replace('data-answer="2"', "")
+    assert all(again[name] == SKIPPED for name in ("chart", "explain", "strip", "images", "grid"))  # not re-sent
     run(first["request"], amount=0.7)
     assert handlers.current_result(first["request"]).config.amount == 0.7
 
@@ -156,15 +160,18 @@ def test_resample_changes_the_strip_but_not_the_result_and_the_page_keeps_the_ne
     page = run()
     result = handlers.current_result(page["request"])
     old_sample = list(handlers.SESSIONS.peek(page["request"].session_hash).sample)
-    strip = handlers.resample(page["request"])
+    strip, images = handlers.resample(page["request"])
     session = handlers.SESSIONS.peek(page["request"].session_hash)
     assert handlers.current_result(page["request"]) is result and session.sample != old_sample
     assert strip.count("<figure") == handlers.STRIP_SIZE and strip != page["strip"]
-    assert run(page["request"])["strip"] == strip                  # the next update shows the same digits
+    assert "pl-img-" in images and all(f"pl-img-{i}{{" in images for i in session.sample)
+    assert run(page["request"])["strip"] == SKIPPED                 # the next update: the same digits, not re-sent
+    assert run(page["request"], amount=0.7)["strip"].count(f"pl-img-{session.sample[0]}") == 1
+    assert session.sample != old_sample
 
 
 def test_resample_before_any_pruning_changes_nothing():
-    assert handlers.resample(new_request()) == SKIPPED
+    assert handlers.resample(new_request()) == (SKIPPED, SKIPPED)
 
 
 def test_new_samples_are_distinct_indices_of_the_set():
@@ -195,15 +202,15 @@ def test_page_header_names_the_evaluation_set():
 def test_an_update_that_finishes_late_never_replaces_a_newer_setting(monkeypatch):
     """Two updates of one page overlap (a slow setting, then a quick one): the page keeps the newer."""
     request, held, release = new_request(), threading.Event(), threading.Event()
-    real_prune = handlers.prune_model
+    real_measured = handlers.shared.measured
 
-    def prune(name, config, **kwargs):
+    def measured(config, *args, **kwargs):
         if config.amount == 0.3:                   # the older update: held until the newer one is stored
             held.set()
             assert release.wait(60)
-        return real_prune(name, config, **kwargs)
+        return real_measured(config, *args, **kwargs)
 
-    monkeypatch.setattr(handlers, "prune_model", prune)
+    monkeypatch.setattr(handlers.shared, "measured", measured)
     older = {}
     thread = threading.Thread(target=lambda: older.update(run(request, model="mlp", amount=0.3)))
     thread.start()
@@ -212,8 +219,8 @@ def test_an_update_that_finishes_late_never_replaces_a_newer_setting(monkeypatch
     stored = handlers.current_result(request)
     release.set()
     thread.join(60)
-    assert not thread.is_alive() and "accuracy-panel" in older["accuracy"]   # it still got its own answer
-    assert older["accuracy"] != newer["accuracy"]
+    assert not thread.is_alive() and "accuracy-panel" in newer["accuracy"]
+    assert all(value == SKIPPED for name, value in older.items() if name != "request")   # overtaken: no change
     assert handlers.current_result(request) is stored and stored.config.amount == 0.8
 
 

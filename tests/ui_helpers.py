@@ -28,7 +28,7 @@ SETTING = ["model", "method", "amount", "threshold", "scope", "per_type", "conv_
 DEFAULTS = dict(model="lenet", method="l1_unstructured", amount=0.5, threshold=0.05, scope="global",
                 per_type=False, conv_amount=0.2, linear_amount=0.4, layer_types=["conv", "linear"],
                 calibration_size=256, norm="L1", seed=0)
-UPDATE_OUTPUTS = ["accuracy", "chart", "explain", "strip", "before", "after"]
+UPDATE_OUTPUTS = list(handlers.UPDATE_OUTPUTS)
 
 
 def new_request(name: str = "test") -> gr.Request:

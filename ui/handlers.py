@@ -8,13 +8,13 @@ import gradio as gr
 import torch
 
 from models import get_model_entry
-from pruning import PruneResult, get_method, load_pretrained, prune_model
+from pruning import PruneConfig, PruneResult, get_method, load_pretrained, runtime, shared
 from pruning.evaluate import probabilities
 from pruning.sketch import SketchError, preprocess_sketch
-from ui import views
+from ui import preview, views
 from ui.drawpad import pad_image
 from ui.inputs import build_config, shorten, user_errors
-from ui.resources import eval_set, eval_set_and_note, model_status
+from ui.resources import eval_set, eval_set_and_note, grid_filler, model_status, store
 from ui.session import Session, SessionRefused, SessionStore
 
 STRIP_SIZE = 12
@@ -51,38 +51,79 @@ def existing_session(request: gr.Request | None) -> Session | None:
 
 
 def current_result(request: gr.Request | None) -> PruneResult:
-    """The result the page shows; a message if nothing was pruned in this session yet."""
+    """The result the page shows, with its pruned model (rebuilt from the masks if it was served from
+    the store); a message if nothing was pruned in this session yet."""
     session = existing_session(request)
     if session is None or session.result is None:
         raise gr.Error("Prune a model first: pick a setting on the left.")
-    return session.result
+    result = session.result
+    if result.model is None:
+        result.model = shared.pruned_model(result)      # this session's own result object
+    return result
 
 
 def update(model: Any, method: Any, amount: Any, threshold: Any, scope: Any, per_type: Any, conv_amount: Any,
            linear_amount: Any, layer_types: Any, calibration_size: Any, norm: Any, seed: Any, nm: Any = "2:4",
            layer_amounts: Any = "", request: gr.Request | None = None) -> tuple:
-    """Re-prune from the pretrained weights when the setting changed; every output of the Result view
-    plus the drawn digit's label after pruning. The session keeps the newest setting's result."""
+    """The measured result of the setting (the server's shared measurement, or measured now), as every
+    output of the Result view, the drawn digit's labels, the strip's images and the preview's grid line.
+    Outputs that did not change since this page last got them are skipped; an answer overtaken by a
+    newer one changes nothing."""
     config = build_config(model, method, amount, threshold, scope, per_type, conv_amount, linear_amount,
                           layer_types, calibration_size, norm, seed, nm, layer_amounts)
     session = session_for(request)
     ticket = session.ticket()
     result = session.result
     if result is None or result.config != config:
-        with user_errors():                 # what only the model can check (e.g. a layer name)
-            result = prune_model(config.model, config, eval_set=eval_set())
-    session.offer(ticket, result)
+        with user_errors(), runtime.interactive():      # what only the model can check (e.g. a layer name)
+            result = shared.measured(config, eval_set(), store())
+    grid_filler().prefer(config)
+    if not session.offer(ticket, result):
+        return (gr.skip(),) * len(UPDATE_OUTPUTS)
+    return _changed_only(session, _update_outputs(session, result))
+
+
+UPDATE_OUTPUTS = ("accuracy", "chart", "explain", "strip", "before", "after", "images", "grid")
+
+
+def _update_outputs(session: Session, result: PruneResult) -> dict[str, Any]:
     digit = session.digit               # nothing drawn: the labels keep their hint, nothing re-sent
     before, after = (gr.skip(), gr.skip()) if digit is None else _labels(digit, result)
-    return (views.accuracy_panel(result), views.sparsity_chart(result), views.explanation(result),
-            views.digit_strip(result, eval_set(), session.sample), before, after)
+    grid, _ = preview.grid_data(result.config, store(), eval_set())
+    return {"accuracy": views.accuracy_panel(result, session.ticket(), grid_note()), "chart": views.sparsity_chart(result),
+            "explain": views.explanation(result), "strip": views.digit_strip(result, eval_set(), session.sample),
+            "before": before, "after": after, "images": views.digit_images(eval_set(), session.sample), "grid": grid}
+
+
+def grid_note() -> str:
+    """How far the server's slider grid is (the settings a drag previews)."""
+    status = grid_filler().status()
+    if status.measured >= status.total:
+        return f"Slider grid: all {status.total:,} settings measured on this server: dragging shows each one."
+    going = "measuring in the background" if status.running else "not being measured (--no-precompute)"
+    return f"Slider grid: {status.measured:,} of {status.total:,} settings measured ({going})."
+
+
+def _changed_only(session: Session, outputs: dict[str, Any]) -> tuple:
+    """The outputs, with gr.skip() for each one this page already shows (the accuracy panel is always
+    sent: it numbers the answer)."""
+    sent = session.sent
+    values = []
+    for name in UPDATE_OUTPUTS:
+        value = outputs[name]
+        if isinstance(value, str) and sent.get(name) == value:
+            value = gr.skip()
+        elif isinstance(value, str):
+            sent[name] = value
+        values.append(value)
+    return tuple(values)
 
 
 def _labels(x: torch.Tensor, result: PruneResult) -> tuple[dict[str, float], dict[str, float]]:
     """Top classes of a normalized (1, 1, 28, 28) digit before and after pruning."""
     base = load_pretrained(result.config.model)[0]
     return (views.top_classes(probabilities(base, result.config.model, x)[0]),
-            views.top_classes(probabilities(result.model, result.config.model, x)[0]))
+            views.top_classes(probabilities(shared.pruned_model(result), result.config.model, x)[0]))
 
 
 def draw(sketch: Any, request: gr.Request | None = None) -> tuple:
@@ -103,12 +144,15 @@ def draw(sketch: Any, request: gr.Request | None = None) -> tuple:
 
 
 def resample(request: gr.Request | None = None):
-    """A new random strip of test digits (same pruning result)."""
+    """A new random strip of test digits (same pruning result): the strip and its images."""
     session = existing_session(request)
     if session is None or session.result is None:
-        return gr.skip()
+        return gr.skip(), gr.skip()
     session.sample = new_sample(len(eval_set()))
-    return views.digit_strip(session.result, eval_set(), session.sample)
+    outputs = {"strip": views.digit_strip(session.result, eval_set(), session.sample),
+               "images": views.digit_images(eval_set(), session.sample)}
+    session.sent.update(outputs)
+    return outputs["strip"], outputs["images"]
 
 
 def method_help(method: str):

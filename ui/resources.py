@@ -1,17 +1,35 @@
-"""What every session shares, loaded once: the evaluation set, the usable models, the sweep cache."""
+"""What every session shares, loaded once: the evaluation set, the usable models, the measurement store, the grid, the sweeps."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from models import list_models
 from pruning import CheckpointError, DataError, DigitSet, builtin_heldout, default_eval_set, load_pretrained
+from pruning.grid import GridFiller
+from pruning.store import MeasurementStore
 from pruning.sweep_cache import SweepCache
 
 log = logging.getLogger("pruning_lab")
 CACHE_ENV = "PRUNING_LAB_CACHE_DIR"
+_MAKING = threading.RLock()        # grid_filler() makes store() inside
+
+
+def one_per_process(make):
+    """lru_cache(maxsize=1) whose first call is made once even when threads call it at the same time
+    (the first requests of a server arrive together); cache_clear() starts over."""
+    cached = lru_cache(maxsize=1)(make)
+
+    @functools.wraps(make)
+    def get():
+        with _MAKING:
+            return cached()
+    get.cache_clear = cached.cache_clear
+    return get
 
 
 @lru_cache(maxsize=1)
@@ -44,16 +62,33 @@ def model_status() -> tuple[list[str], dict[str, str]]:
     return usable, broken
 
 
-def cache_dir() -> Path:
-    """Where finished sweeps are kept across restarts: $PRUNING_LAB_CACHE_DIR, else the user's cache."""
+def cache_root() -> Path:
+    """Where measurements and sweeps are kept across restarts: $PRUNING_LAB_CACHE_DIR, else the user's cache."""
     configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pruning-lab" / "sweeps"
+    return Path(base) / "pruning-lab"
 
 
-@lru_cache(maxsize=1)
+def cache_dir() -> Path:
+    """Where finished sweeps are kept across restarts."""
+    return cache_root() / "sweeps"
+
+
+@one_per_process
+def store() -> MeasurementStore:
+    """The server's measurements: one per setting, shared by every session, kept on disk (bounded)."""
+    return MeasurementStore(cache_root() / "measurements.sqlite")
+
+
+@one_per_process
+def grid_filler() -> GridFiller:
+    """The slider grid of every usable model (not started: app.main starts it)."""
+    return GridFiller(store(), eval_set(), model_status()[0])
+
+
+@one_per_process
 def sweep_cache() -> SweepCache:
     """The server's sweeps: computed once, shared by every session, kept on disk."""
-    return SweepCache(cache_dir())
+    return SweepCache(cache_dir(), store=store())

@@ -31,6 +31,7 @@ class Session:
     digit: torch.Tensor | None = None          # the drawn digit, normalized (1, 1, 28, 28)
     pinned: list = field(default_factory=list)  # (PruneResult, file bytes) kept for comparison, oldest first
     last_used: float = field(default_factory=time.monotonic)
+    sent: dict[str, Any] = field(default_factory=dict, repr=False)   # what the page last got, by output
     _stored_ticket: int = 0
     _tickets: Any = field(default_factory=lambda: itertools.count(1), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -22,37 +22,59 @@ SCOPE_TEXT = {
 }
 
 
+def layer_numbers(layer) -> tuple[str, str, str]:
+    """(after %, bar width, zeros text) of one layer as the bars show them (the preview reuses them)."""
+    after = 100 * layer.sparsity
+    return f"{after:.2f}", f"{after:.1f}%", f"{layer.zeros:,} / {layer.total:,} zero"
+
+
+def accuracy_numbers(result: PruneResult) -> tuple[str, str, str]:
+    """(after %, change in points, tone class) as the accuracy panel shows them."""
+    before, after = 100 * result.accuracy_before, 100 * result.accuracy_after
+    change = after - before
+    tone = "pl-good" if change > -0.5 else "pl-warn" if change > -5 else "pl-bad"
+    return f"{after:.2f}", f"{change:+.2f}", tone
+
+
+def line_of(config: PruneConfig) -> str:
+    """The slider line a setting is on (model|method|scope): the page's preview matches on it."""
+    return f"{config.model}|{config.method}|{config.scope}"
+
+
 def sparsity_chart(result: PruneResult) -> str:
     """Per-layer bars, before (pretrained, grey) vs after (pruned, coloured), with counts."""
     rows = []
     for layer, dense in zip(result.layers, result.layers_before):
-        before, after = 100 * dense.sparsity, 100 * layer.sparsity
+        after, width, zeros = layer_numbers(layer)
         rows.append(
             f'<div class="pl-row"><span class="pl-name">{html.escape(layer.name)}'
             f'<small>{layer.kind}</small></span><span class="pl-bars">'
-            f'<span class="pl-bar pl-before" style="width:{before:.1f}%"></span>'
-            f'<span class="pl-bar pl-after" style="width:{after:.1f}%"></span></span>'
-            f'<span class="pl-value">{before:.2f}% &rarr; <b>{after:.2f}%</b>'
-            f'<small>{layer.zeros:,} / {layer.total:,} zero</small></span></div>')
-    summary = (f'<div class="pl-summary">Global sparsity <b>{100 * result.global_sparsity:.2f}%</b> · '
-               f'nonzero parameters <b>{result.nonzero_params:,}</b> / {result.total_params:,}</div>')
+            f'<span class="pl-bar pl-before" style="width:{100 * dense.sparsity:.1f}%"></span>'
+            f'<span class="pl-bar pl-after" style="width:{width}"></span></span>'
+            f'<span class="pl-value">{100 * dense.sparsity:.2f}% &rarr; <b>{after}%</b>'
+            f'<small>{zeros}</small></span></div>')
+    summary = (f'<div class="pl-summary">Global sparsity <b>{100 * result.global_sparsity:.2f}%</b>'
+               f' · nonzero parameters <b>{result.nonzero_params:,}</b> / {result.total_params:,}</div>')
     legend = ('<div class="pl-legend"><span class="pl-key pl-before"></span>before (pretrained) '
               '<span class="pl-key pl-after"></span>after pruning · bar = share of the layer\'s weights '
               'that are zero</div>')
     return f'<div class="pl-chart" id="sparsity-chart">{"".join(rows)}{summary}{legend}</div>'
 
 
-def accuracy_panel(result: PruneResult) -> str:
-    """Accuracy before -> after on the named evaluation set, with the change in points."""
+def accuracy_panel(result: PruneResult, answer: int = 0, note: str = "") -> str:
+    """Accuracy before -> after on the named evaluation set, with the change in points. `answer`
+    numbers the server's answers (the page's preview knows a new one has arrived); `note`: a last line."""
     if result.accuracy_after is None:
         return "<div class='pl-accuracy'>Accuracy not measured.</div>"
-    before, after = 100 * result.accuracy_before, 100 * result.accuracy_after
-    change = after - before
-    tone = "pl-good" if change > -0.5 else "pl-warn" if change > -5 else "pl-bad"
-    return (f'<div class="pl-accuracy" id="accuracy-panel"><div class="pl-big">{before:.2f}% &rarr; '
-            f'<span class="{tone}">{after:.2f}%</span> <small>({change:+.2f} points)</small></div>'
+    after, change, tone = accuracy_numbers(result)
+    amount = "" if not result.config.method_entry.uses_amount else f"{result.config.amount:.2f}"
+    return (f'<div class="pl-accuracy" id="accuracy-panel" data-line="{html.escape(line_of(result.config))}" '
+            f'data-amount="{amount}" data-answer="{answer}"><div class="pl-big">'
+            f'{100 * result.accuracy_before:.2f}% &rarr; <span class="pl-after-value {tone}">{after}%</span> '
+            f'<small class="pl-change">({change} points)</small></div>'
             f'<div>Test accuracy on {html.escape(result.eval_set or "")}, before &rarr; after pruning '
-            f'({result.config.model}).</div></div>')
+            f'({result.config.model}).</div>'
+            + (f'<div class="pl-grid-note">{html.escape(note)}</div>' if note else "") + '</div>')
 
 
 def explanation(result: PruneResult) -> str:
@@ -97,8 +119,16 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def digit_images(digit_set: DigitSet, indices: list[int]) -> str:
+    """The strip's digit images as a style sheet, one class per digit: sent once per sample, while the
+    strip itself (captions, sent on every update) only names the classes."""
+    rules = "".join(f".pl-img-{index}{{background-image:url({_digit_png(digit_set, index)})}}" for index in indices)
+    return f'<style id="strip-images">{rules}</style>'
+
+
 def digit_strip(result: PruneResult, digit_set: DigitSet, indices: list[int]) -> str:
-    """Real test digits with the predicted class before and after; flips highlighted."""
+    """Real test digits with the predicted class before and after; flips highlighted (the images are
+    digit_images' classes)."""
     if result.predictions_after is None:
         return ""
     cells = []
@@ -107,8 +137,8 @@ def digit_strip(result: PruneResult, digit_set: DigitSet, indices: list[int]) ->
         before, after = int(result.predictions_before[index]), int(result.predictions_after[index])
         flipped = "pl-flip" if before != after else ""
         wrong = "pl-wrong" if after != true else ""
-        cells.append(f'<figure class="pl-digit {flipped} {wrong}"><img src="{_digit_png(digit_set, index)}" '
-                     f'alt="digit {true}"/><figcaption>true {true}<br>{before} &rarr; <b>{after}</b>'
+        cells.append(f'<figure class="pl-digit {flipped} {wrong}"><span class="pl-img pl-img-{index}" role="img" '
+                     f'aria-label="digit {true}"></span><figcaption>true {true}<br>{before} &rarr; <b>{after}</b>'
                      f'</figcaption></figure>')
     flips = sum(int(result.predictions_before[i] != result.predictions_after[i]) for i in indices)
     total_flips = int((result.predictions_before != result.predictions_after).sum())
