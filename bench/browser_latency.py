@@ -1,5 +1,6 @@
-"""Browser latency (issue 13): amount slider released -> accuracy text changed, timed inside headless
-Chromium, for the app and for a minimal Gradio app alternated in one run; and where an event's time goes."""
+"""Browser latency (issues 13, 22): amount slider released -> the server's answer in the page, timed inside
+headless Chromium, for the app (a setting the server has measured: a grid setting; and one measured for
+the first time) and for a minimal Gradio app, alternated in one run; and where an event's time goes."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from bench.common import (CHROMIUM, CHROMIUM_FLAGS, event_outputs, free_port, ma
 RATIO_TARGET = 1.3           # app (lenet) / minimal app, median of per-round ratios
 SETTLE_MS = 600              # after the text changed: the rest of the outputs render, the stream closes
 DRAG = (0.5, 0.6)            # fractions of the slider's track: the drag goes there and back, alternately
+FIRST_TIME_END = (0.65, 0.015)  # first-time page: each round's drag ends further on (a setting never measured)
 # The minimal app: what Gradio itself costs (one slider .release -> one Markdown, the app's queue settings)
 MINIMAL_APP = """
 import gradio as gr
@@ -74,17 +76,19 @@ class Target:
     selector: str
     needle: str
     url: str
+    attribute: str | None = None                             # watched instead of the text (the app's answer number)
     net: list = field(default_factory=list)
     trials: list[Trial] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)   # the event's outputs, named by the app's config
     misses: int = 0
 
 
-def open_target(context, name: str, url: str, selector: str, needle: str, model: str | None = None) -> Target:
+def open_target(context, name: str, url: str, selector: str, needle: str, model: str | None = None,
+                attribute: str | None = None) -> Target:
     """A new page on `url`, probed and listened to, shown once `selector` holds `needle` (for `model`)."""
     page = context.new_page()
     cdp = context.new_cdp_session(page)
-    target = Target(name, page, cdp, selector, needle, url)
+    target = Target(name, page, cdp, selector, needle, url, attribute)
     for domain in ("Network", "Performance"):
         cdp.send(f"{domain}.enable")
     for method in NETWORK_EVENTS:
@@ -122,7 +126,7 @@ def one_trial(target: Target, start: float, end: float) -> Trial | None:
     page, mark = target.page, len(target.net)
     page.bring_to_front()
     before = page_metrics(target.cdp)
-    page.evaluate(ARM_JS, [target.selector, target.needle])
+    page.evaluate(ARM_JS, [target.selector, target.needle, target.attribute])
     drag(page, start, end)
     changed = page.evaluate(WAIT_JS, 60_000)             # no polling: the observer resolves it
     if not changed:
@@ -181,7 +185,7 @@ def match_server_traces(target: Target) -> None:
 
 
 def measure(quick: bool) -> list[Target]:
-    """Both servers, one browser, three pages; rounds of minimal, app lenet, app convnet drags."""
+    """Both servers, one browser, three pages; rounds of minimal, app lenet grid, app lenet first-time drags."""
     from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"no Chromium at {CHROMIUM}: apt-get install chromium")
@@ -190,8 +194,9 @@ def measure(quick: bool) -> list[Target]:
         (Path(temp) / "minimal.py").write_text(MINIMAL_APP)
         ports = free_port(), free_port()
         servers = [start_script([str(Path(temp) / "minimal.py")], ports[0], Path(temp) / "minimal.log"),
-                   start_script(["app.py", "--port", str(ports[1])], ports[1], Path(temp) / "app.log",
-                                env={"PRUNING_LAB_DATA_DIR": mnist_dir()})]
+                   start_script(["app.py", "--port", str(ports[1]), "--no-precompute"], ports[1],
+                                Path(temp) / "app.log",       # its own empty store: first-time is first-time
+                                env={"PRUNING_LAB_DATA_DIR": mnist_dir(), "PRUNING_LAB_CACHE_DIR": temp})]
         try:
             minimal, app = (f"http://127.0.0.1:{port}/" for port in ports)
             for url, server, log in zip((minimal, app), servers, ("minimal.log", "app.log")):
@@ -202,11 +207,15 @@ def measure(quick: bool) -> list[Target]:
                     viewport={"width": 1280, "height": 900})
                 targets = [open_target(context, "minimal", minimal, "#minimal-output [data-testid=markdown]",
                                        "amount"),
-                           open_target(context, "app lenet", app, "#accuracy-panel", "%"),
-                           open_target(context, "app convnet", app, "#accuracy-panel", "%", model="convnet")]
+                           open_target(context, "app lenet grid", app, "#accuracy-panel", "%",
+                                       attribute="data-answer"),
+                           open_target(context, "app lenet first-time", app, "#accuracy-panel", "%",
+                                       attribute="data-answer")]
                 for i in range(rounds + 1):                            # round 0: warm-up, not kept
                     start, end = DRAG if i % 2 == 0 else DRAG[::-1]
-                    for target in targets:
+                    for target in targets:                             # grid: the two settings, measured in round 0
+                        if "first-time" in target.name:
+                            start, end = DRAG[0], FIRST_TIME_END[0] + FIRST_TIME_END[1] * i
                         trial = one_trial(target, start, end)
                         if trial is not None and i > 0:
                             trial.round = i

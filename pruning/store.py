@@ -205,7 +205,10 @@ class MeasurementStore:
                 self._memory.pop(key, None)
 
     def _evict(self) -> None:
-        """Drop least recently used entries until the store holds at most 90% of max_bytes."""
+        """Drop least recently used entries until the store holds at most 90% of max_bytes (those read from
+        memory lately count as used now)."""
+        recent = [(time.time(), key) for key in self._memory]
+        self._sql(lambda db: db.executemany("UPDATE entries SET used = ? WHERE key = ?", recent))
         rows = self._sql(lambda db: db.execute("SELECT key, size FROM entries ORDER BY used").fetchall())
         excess, victims = self._bytes - int(0.9 * self.max_bytes), []
         for key, size in rows:

@@ -100,8 +100,8 @@ def grid_note() -> str:
     status = grid_filler().status()
     if status.measured >= status.total:
         return f"Slider grid: all {status.total:,} settings measured on this server: dragging shows each one."
-    going = "measuring in the background" if status.running else "not being measured (--no-precompute)"
-    return f"Slider grid: {status.measured:,} of {status.total:,} settings measured ({going})."
+    going = "measuring the rest in the background" if status.running else "background measuring is off"
+    return f"Slider grid: {status.measured:,} of {status.total:,} settings measured on this server; {going}."
 
 
 def _changed_only(session: Session, outputs: dict[str, Any]) -> tuple:
