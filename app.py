@@ -25,7 +25,10 @@ MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
 # show_error: a bad value sent straight to the API gets its message, e.g. a string for a number
 LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "enable_monitoring": False}
-HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")
+# Heavy work, one job at a time per kind, so a fine-tune never holds anyone's curves or size check
+HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")                  # measuring: size, scans, quantize
+TRAINING = dict(concurrency_limit=1, concurrency_id="training")            # fine-tuning, iterative pruning
+CURVES = dict(concurrency_limit=2, concurrency_id="curves")                 # mostly the store's grid: reads
 
 
 def controls_column(usable: list[str], methods: list[str]) -> dict:
@@ -156,11 +159,11 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     demo.load(handlers.page_header, None, header, queue=False, api_visibility="private")
     d["resample_button"].click(handlers.resample, None, [d["strip"], d["images"]], api_name="resample")
     demo.load(None, js=preview.PREVIEW_JS)                     # the drag preview: in the page, no round trip
-    t["curves_button"].click(tabs.curves, t["x_axis"], t["curves_plot"], api_name="curves", **HEAVY)
+    t["curves_button"].click(tabs.curves, t["x_axis"], t["curves_plot"], api_name="curves", **CURVES)
     t["finetune_button"].click(tabs.run_finetune, t["steps"], [t["finetune_text"], t["finetune_plot"]],
-                               api_name="finetune", **HEAVY)
+                               api_name="finetune", **TRAINING)
     t["iterative_button"].click(tabs.run_iterative, [t["rounds"], t["round_steps"]],
-                                [t["iterative_text"], t["iterative_plot"]], api_name="iterative", **HEAVY)
+                                [t["iterative_text"], t["iterative_plot"]], api_name="iterative", **TRAINING)
     t["size_button"].click(tabs.size_and_speed, None, t["size_text"], api_name="size", **HEAVY)
     t["inspect_button"].click(tabs.inspect_layer, t["layer"], [t["layer"], t["histogram_plot"], t["grid_plot"]],
                               api_name="inspect")

@@ -4,14 +4,13 @@ the first time) and for a minimal Gradio app, alternated in one run; and where a
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import (CHROMIUM, CHROMIUM_FLAGS, event_outputs, free_port, machine_reference, mnist_dir,
+from bench.common import (CHROMIUM, CHROMIUM_FLAGS, event_outputs, output_sizes, free_port, machine_reference, mnist_dir,
                           profiling_traces, record, start_script, stop, wait_for_server)
 
 RATIO_TARGET = 1.3           # app (lenet) / minimal app, median of per-round ratios
@@ -33,7 +32,6 @@ PROBE_JS = (Path(__file__).parent / "browser_probe.js").read_text()   # stamps, 
 ARM_JS = "\n".join(line for line in (Path(__file__).parent / "browser_arm.js").read_text().splitlines()
                    if not line.startswith("//")).strip()                # waits for the new text
 WAIT_JS = "ms => Promise.race([window.__probe.done, new Promise(r => setTimeout(() => r(false), ms))])"
-DATA_URL = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
 NETWORK_EVENTS = ["Network.requestWillBeSent", "Network.dataReceived"]
 # One event's steps, in order (gradio's own work around the function is counted before it, as one step)
 TIMELINE = ["client: mouse-up -> request sent", "request sent -> queued (HTTP)", "server: queue wait",
@@ -245,25 +243,6 @@ def segments(trial: Trial) -> dict[str, float]:
     out["browser: long tasks after the answer"] = trial.long_task_ms
     out.update({f"page main thread: {kind}": ms for kind, ms in trial.page_ms.items()})
     return out
-
-
-def output_sizes(target: Target) -> list[dict]:
-    """Per output of the event: median JSON bytes, how often it was re-sent unchanged, and the median
-    bytes of inline images (data: URLs) in it that the previous event had already sent."""
-    names = target.output_names
-    trials = [t for t in target.trials if len(t.outputs) == len(names)]   # the stream was read
-    pairs = list(zip(trials, trials[1:]))
-    return [{"output": name, "bytes": statistics.median(len(t.outputs[i].encode()) for t in trials),
-             "unchanged": sum(a.outputs[i] == b.outputs[i] for a, b in pairs), "of": len(pairs),
-             "images_resent_bytes": statistics.median([resent_images(a.outputs[i], b.outputs[i])
-                                                       for a, b in pairs] or [0])}
-            for i, name in enumerate(names)]
-
-
-def resent_images(previous: str, current: str) -> int:
-    """Bytes of the data: URLs in `current` that were already in `previous`."""
-    seen = set(DATA_URL.findall(previous))
-    return sum(len(url) for url in DATA_URL.findall(current) if url in seen)
 
 
 def target_rows(target: Target) -> list[dict]:

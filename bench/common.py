@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -175,3 +176,25 @@ def wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: flo
         return wait_for_http(url, process, timeout)
     except (RuntimeError, TimeoutError) as err:
         raise RuntimeError(f"{err}; its output ends:\n{log.read_text(errors='replace')[-2000:]}") from None
+
+
+DATA_URL = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
+
+
+def output_sizes(target) -> list[dict]:
+    """Per output of the event: median JSON bytes, how often it was re-sent unchanged, and the median
+    bytes of inline images (data: URLs) in it that the previous event had already sent."""
+    names = target.output_names
+    trials = [t for t in target.trials if len(t.outputs) == len(names)]   # the stream was read
+    pairs = list(zip(trials, trials[1:]))
+    return [{"output": name, "bytes": statistics.median(len(t.outputs[i].encode()) for t in trials),
+             "unchanged": sum(a.outputs[i] == b.outputs[i] for a, b in pairs), "of": len(pairs),
+             "images_resent_bytes": statistics.median([resent_images(a.outputs[i], b.outputs[i])
+                                                       for a, b in pairs] or [0])}
+            for i, name in enumerate(names)]
+
+
+def resent_images(previous: str, current: str) -> int:
+    """Bytes of the data: URLs in `current` that were already in `previous`."""
+    seen = set(DATA_URL.findall(previous))
+    return sum(len(url) for url in DATA_URL.findall(current) if url in seen)

@@ -1,5 +1,6 @@
-"""Workshop (issue 13): simulated participants, one gradio_client session each, change a random setting
-every 2-5 s against one app server; three of them also run curves, fine-tuning and size & speed."""
+"""Workshop (issues 13, 22): simulated participants, one gradio_client session each, change a random setting
+every 2-5 s against one app server; three of them also run curves, fine-tuning and size & speed. Run with
+the settings they reach already in the server's store (the slider grid, warm) and, for comparison, without."""
 from __future__ import annotations
 
 import os
@@ -35,6 +36,7 @@ class Workshop:
 
     participants: int
     seconds: float
+    grid: str = "grid warm"                                 # whether the settings were in the store
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     by_model: dict[str, list[float]] = field(default_factory=dict)   # /update seconds by model
@@ -119,8 +121,32 @@ def warm_up(url: str) -> None:
         client.predict(*update_args({**DEFAULT, "model": model}, defaults), api_name=UPDATE)
 
 
+GRID_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pruning-lab-bench" / "workshop"
+
+
+def warm_grid(directory: Path = GRID_CACHE) -> dict:
+    """The store of a server whose slider grid has reached every setting the participants pick (each
+    model x method x scope at the 0.05 amount steps, the threshold and N:M defaults), measured here
+    once (minutes) and kept for later runs; what it holds."""
+    os.environ["PRUNING_LAB_DATA_DIR"] = mnist_dir()
+    from pruning import default_eval_set, runtime
+    from pruning.grid import GridFiller
+    from pruning.store import MeasurementStore
+    runtime.start()
+    store = MeasurementStore(directory / "measurements.sqlite")
+    filler = GridFiller(store, default_eval_set(), MODELS)
+    filler.settings = [c for c in filler.settings if (c.amount in AMOUNTS or not c.method_entry.uses_amount)
+                       and c.threshold == DEFAULT["threshold"] and c.nm == "2:4"]
+    started = time.perf_counter()
+    filler.start()
+    while filler.status().running:            # the thread ends when every setting is in the store
+        time.sleep(1.0)
+    return {"settings": len(filler.settings), "entries": len(store), "mb": round(store.size_bytes() / 2**20, 2),
+            "fill_s": round(time.perf_counter() - started, 1)}
+
+
 def workshop(quick: bool = False, participants: int | None = None, seconds: float | None = None,
-             watch: Any = None) -> Workshop:
+             watch: Any = None, cache: Path | None = None) -> Workshop:
     """Start `python app.py`, warm it up, then all participants at once for the run's length; `watch`
     (e.g. bench.room_soak's RSS sampler) is started with the server's pid after the warm-up and
     finished after the participants leave, before the server stops."""
@@ -128,8 +154,9 @@ def workshop(quick: bool = False, participants: int | None = None, seconds: floa
     run = Workshop(participants=participants or (8 if quick else 30), seconds=seconds or (20.0 if quick else 120.0))
     with tempfile.TemporaryDirectory(prefix="workshop-") as temp:
         port, log = free_port(), Path(temp) / "server.log"
-        server = start_script(["app.py", "--port", str(port)], port, log,
-                              env={"PRUNING_LAB_DATA_DIR": mnist_dir(), "GRADIO_TEMP_DIR": str(Path(temp) / "g")})
+        server = start_script(["app.py", "--port", str(port), "--no-precompute"], port, log,   # nothing else runs
+                              env={"PRUNING_LAB_DATA_DIR": mnist_dir(), "GRADIO_TEMP_DIR": str(Path(temp) / "g"),
+                                   "PRUNING_LAB_CACHE_DIR": str(cache or Path(temp) / "cache")})
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_for_server(url, server, log)
@@ -168,7 +195,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
 
 
 def metrics(run: Workshop) -> list[dict]:
-    who = f"{run.participants} participants, {run.seconds:.0f} s"
+    who = f"{run.participants} participants, {run.seconds:.0f} s, {run.grid}"
     updates = run.latencies.get(UPDATE) or [float("nan")]
     by_model = {model: {"n": len(times), "p50": round(statistics.median(times), 3),
                          "p95": round(percentile(times, 0.95), 3)} for model, times in run.by_model.items()}
@@ -186,8 +213,8 @@ def metrics(run: Workshop) -> list[dict]:
                                seconds, "s", None, p95=round(percentile(seconds, 0.95), 3)))
     for api_name, _ in HEAVY:
         if run.latencies.get(api_name):
-            rows.append(record(f"  workshop: {api_name} latency (1 participant)", run.latencies[api_name], "s",
-                               None))
+            rows.append(record(f"  workshop: {api_name} latency (1 participant; p95 in extra)",
+                               run.latencies[api_name], "s", None, p95=round(percentile(run.latencies[api_name], 0.95), 2)))
     return rows
 
 
@@ -203,13 +230,21 @@ def capacity(run: Workshop, updates: int) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
-    reference = machine_reference()
-    return [reference, *metrics(workshop(quick))]
+    """The room of 30 and of 100 with the grid warm (quick: 8), then 30 (quick: 8) without it."""
+    reference, grid = machine_reference(), warm_grid()
+    rows = [reference, record("workshop: store at the participants' grid", [grid["mb"]], "MB", None, **grid)]
+    for participants in ((8,) if quick else (30, 100)):
+        rows += metrics(workshop(quick, participants, cache=GRID_CACHE))
+    cold = workshop(quick, 8 if quick else 30)
+    cold.grid = "grid cold (empty store)"
+    return rows + metrics(cold)
 
 
 if __name__ == "__main__":
     from bench.__main__ import print_table
-    outcome = workshop("--quick" in sys.argv)
+    print("grid:", warm_grid())
+    count = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--participants=")), None)
+    outcome = workshop("--quick" in sys.argv, count, cache=None if "--cold" in sys.argv else GRID_CACHE)
     print({name: len(times) for name, times in outcome.latencies.items()}, "calls;",
           len(outcome.errors), "errors")
     for error in outcome.errors[:6]:

@@ -89,7 +89,7 @@ out = handlers.update("lenet", "l1_unstructured", 0.5, 0.05, "global", False, 0.
                       "L1", 0, request=page)
 _, before, after = handlers.draw(drawing, request=page)
 assert "accuracy-panel" in out[0] and set(before) == set(after) == {str(d) for d in range(10)}
-assert handlers.resample(page).count("<figure") == handlers.STRIP_SIZE
+assert handlers.resample(page)[0].count("<figure") == handlers.STRIP_SIZE
 steps.append("update")
 assert cli.main(["--model", "mlp", "--amount", "0.3"]) == 0
 steps.append("cli")

@@ -140,12 +140,15 @@ def server_url():
 
 @pytest.fixture
 def fresh_sweeps(monkeypatch, tmp_path):
-    """The server's sweep cache, empty and kept under tmp_path: nothing computed yet, nothing read from disk."""
+    """The server's sweep cache and measurement store, empty and kept under tmp_path: nothing computed
+    yet, nothing read from disk."""
     monkeypatch.setenv(resources.CACHE_ENV, str(tmp_path / "sweeps"))
-    resources.sweep_cache.cache_clear()
+    for made in (resources.sweep_cache, resources.store, resources.grid_filler):
+        made.cache_clear()
     yield tmp_path / "sweeps"
     resources.sweep_cache().stop()          # a sweep a test left running must not outlive the process
-    resources.sweep_cache.cache_clear()
+    for made in (resources.sweep_cache, resources.store, resources.grid_filler):
+        made.cache_clear()
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
