@@ -29,6 +29,9 @@ LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "enable_monitorin
 HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")                  # measuring: size, scans, quantize
 TRAINING = dict(concurrency_limit=1, concurrency_id="training")            # fine-tuning, iterative pruning
 CURVES = dict(concurrency_limit=2, concurrency_id="curves")                 # mostly the store's grid: reads
+# A stored setting is ~10 ms of work: most of an update's time is Gradio's own per-event awaiting, so more
+# of them overlap; settings measured for the first time are one computation each (the store's single flight)
+UPDATE_CONCURRENCY, QUEUE_SIZE = 8, 256
 
 
 def controls_column(usable: list[str], methods: list[str]) -> dict:
@@ -153,6 +156,7 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
            c["layer_types"].change, c["calibration_size"].release, c["norm"].change, c["seed"].change,
            c["nm"].change, c["layer_amounts"].submit],
           handlers.update, setting, outputs, trigger_mode="always_last", api_name="update",
+          concurrency_limit=UPDATE_CONCURRENCY, concurrency_id="update",
           show_progress="minimal", show_progress_on=t["accuracy"])     # one spinner, not six: less page work
     d["sketch"].change(handlers.draw, d["sketch"], [d["seen"], d["before"], d["after"]],
                        trigger_mode="always_last", api_name="draw")
@@ -194,7 +198,7 @@ def build_demo() -> gr.Blocks:
 
 
 demo = build_demo()
-demo.queue(max_size=64, default_concurrency_limit=2)
+demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
 
 
 def network_options(args: argparse.Namespace) -> dict:

@@ -11,7 +11,7 @@ import traceback
 import torch
 
 SUITES = ["bench.app_latency", "bench.engine_speed", "bench.sweep_speed", "bench.shrink_speed",
-          "bench.startup", "bench.sessions_memory", "bench.soak", "bench.browser_latency", "bench.workshop"]
+          "bench.startup", "bench.sessions_memory", "bench.soak", "bench.browser_latency", "bench.drag_preview", "bench.workshop"]
 
 
 def print_table(rows: list[dict]) -> None:
