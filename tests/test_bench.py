@@ -83,7 +83,7 @@ def test_resent_images_counts_only_data_urls_the_previous_event_already_had():
 
 
 def resent_images_of(previous: str, current: str) -> int:
-    from bench.browser_latency import resent_images
+    from bench.common import resent_images
     return resent_images(previous, current)
 
 
