@@ -1,8 +1,8 @@
 """Benchmarks keep working: helpers, and a quick smoke run of every suite (timings reported, never asserted)."""
 from __future__ import annotations
 
-import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -129,8 +129,11 @@ def test_browser_latency_quick_run_times_both_apps_and_accounts_for_the_time(mni
             assert len(parts) == len(browser_latency.TIMELINE) + 5 and min(parts.values()) > -3, parts
     assert targets[1].output_names[0] == "Accuracy" and "%" in targets[1].trials[0].outputs[0]
     rows = {row["name"]: row for row in browser_latency.rows_of(targets)}
-    ratio = rows["browser: app lenet / minimal (per-round ratio)"]
+    ratio = rows["browser: app lenet grid / minimal (per-round ratio)"]
     assert ratio["target"] == "<= 1.3 x" and ratio["passed"] is not None and ratio["min"] > 0
+    assert rows["browser: app lenet first-time / minimal (per-round ratio)"]["min"] > 0   # reported beside it
+    amounts = [re.search(r'data-amount=\\?"([0-9.]+)', t.outputs[0]).group(1) for t in targets[2].trials]
+    assert len(set(amounts)) == len(amounts)                            # first-time: a new setting every round
     for row in rows.values():
         assert math.isfinite(row["median"]) and row["min"] <= row["median"] <= row["max"], row
 

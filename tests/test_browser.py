@@ -60,8 +60,13 @@ def test_slider_and_sketch_update_the_page(browser_page):
     slider = page.locator("#amount-slider input[type=range]").bounding_box()
     middle = slider["y"] + slider["height"] / 2
     before_drag = len(events.names)
+    answer = page.get_attribute("#accuracy-panel", "data-answer")
     drag(page, slider["x"] + 0.5 * slider["width"], middle, slider["x"] + 0.95 * slider["width"], middle)
+    page.wait_for_function("a => document.querySelector('#accuracy-panel').dataset.answer !== a", arg=answer,
+                           timeout=30_000)                     # the server's answer (the preview may come first)
     new_accuracy = wait_for_text(page, "#accuracy-panel", accuracy)
+    amount = page.input_value("#amount-slider input[type=range]")
+    assert page.get_attribute("#accuracy-panel", "data-amount") == f"{float(amount):.2f}"   # for the released value
     assert new_accuracy != accuracy and "%" in new_accuracy
     assert "Global sparsity 50.00%" not in page.inner_text("#sparsity-chart")
     assert "update" in events.since(before_drag) and "draw" not in events.since(before_drag)
