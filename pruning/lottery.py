@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
 import torch
@@ -104,7 +104,7 @@ class LotteryResult:
     start: nn.Module | None = field(default=None, repr=False)       # the weights tickets are rewound to
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("ticket", "start", "points")}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("ticket", "start", "points")}
         return {**data, "points": [asdict(p) for p in self.points]}
 
 
