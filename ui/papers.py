@@ -122,7 +122,7 @@ def papers_tab() -> dict:
         with gr.Row():
             w["lt_button"] = gr.Button("Run the lottery ticket", variant="primary", elem_id="lottery-run")
             w["lt_stop"] = gr.Button("Stop", elem_id="lottery-stop")
-        w["lt_plot"] = gr.Plot(label="Lottery ticket", elem_id="lottery-plot")
+        w["lt_plot"] = gr.Plot(label="Lottery ticket", show_label=False, elem_id="lottery-plot")
         w["lt_text"] = gr.Markdown(elem_id="lottery-text")
         gr.Markdown(pv.LOTTERY_PAPER)
         gr.Markdown("### Gradual pruning (Zhu & Gupta 2017) vs one-shot vs iterative (Han et al. 2015)\nFrom the "
@@ -141,7 +141,7 @@ def papers_tab() -> dict:
         with gr.Row():
             w["ag_button"] = gr.Button("Compare the schedules", variant="primary", elem_id="agp-run")
             w["ag_stop"] = gr.Button("Stop", elem_id="agp-stop")
-        w["ag_plot"] = gr.Plot(label="Schedules", elem_id="agp-plot")
+        w["ag_plot"] = gr.Plot(label="Schedules", show_label=False, elem_id="agp-plot")
         w["ag_text"] = gr.Markdown(elem_id="agp-text")
         gr.Markdown(pv.SCHEDULES_PAPER + "\n\n" + pv.HONEST_GAP)
     return w
