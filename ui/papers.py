@@ -99,52 +99,61 @@ def run_schedules(model: Any, sparsity: Any, steps: Any, rounds: Any, request: g
 
 def papers_tab() -> dict:
     """The tab's layout: the lottery ticket, then the three schedules; each with run and stop."""
-    w = {}
-    models = list_models()
+    w: dict = {}
     with gr.Tab("Papers", elem_id="papers-tab"):
-        gr.Markdown("### Lottery tickets (Frankle & Carbin 2019)\nTrain from a known init, prune the smallest "
-                    "weights, **rewind the survivors to their initial values**, train again; k rounds. Beside it: "
-                    "the same masks on a random re-initialisation, and the dense network. Every run trains on the "
-                    "same batches. The default run takes about 15–30 s on a 2-core server (budget 60 s), "
-                    "then it is kept: the same setting is answered at once for everyone.")
-        with gr.Row():
-            w["lt_model"] = gr.Dropdown(models, value=lottery.DEFAULT_MODEL, label="Model (trained from its init)")
-            w["lt_init_seed"] = gr.Number(0, precision=0, minimum=0, label="Init seed (torch.manual_seed)")
-        with gr.Row():
-            w["lt_rounds"] = gr.Slider(1, lottery.MAX_LOTTERY_ROUNDS, value=lottery.DEFAULT_ROUNDS, step=1,
-                                       label="Rounds")
-            w["lt_rate"] = gr.Slider(0.1, 0.8, value=lottery.DEFAULT_RATE, step=0.05,
-                                     label="Pruned per round (of each layer's remaining weights)")
-        with gr.Row():
-            w["lt_steps"] = gr.Slider(50, MAX_FINETUNE_STEPS, value=lottery.DEFAULT_STEPS, step=10,
-                                      label="Training steps per run")
-            w["lt_rewind"] = gr.Slider(0, 100, value=0, step=10, label="Late rewinding: rewind to step (0 = init)")
-        with gr.Row():
-            w["lt_button"] = gr.Button("Run the lottery ticket", variant="primary", elem_id="lottery-run")
-            w["lt_stop"] = gr.Button("Stop", elem_id="lottery-stop")
-        w["lt_plot"] = gr.Plot(label="Lottery ticket", show_label=False, elem_id="lottery-plot")
-        w["lt_text"] = gr.Markdown(elem_id="lottery-text")
-        gr.Markdown(pv.LOTTERY_PAPER)
-        gr.Markdown("### Gradual pruning (Zhu & Gupta 2017) vs one-shot vs iterative (Han et al. 2015)\nFrom the "
-                    "shipped pretrained model to the same sparsity (one global magnitude ranking) with the same "
-                    "number of training steps. AGP raises sparsity along s_t = s_f + (s_i − s_f)(1 − (t − t₀)/(nΔt))³, "
-                    "masks updated every Δt steps. Default: about 15–30 s on 2 cores (budget 60 s).")
-        with gr.Row():
-            w["ag_model"] = gr.Dropdown(models, value=schedules.DEFAULT_MODEL, label="Model (pretrained)")
-            w["ag_sparsity"] = gr.Slider(0.5, 0.99, value=schedules.DEFAULT_SPARSITY, step=0.01,
-                                         label="Final sparsity")
-        with gr.Row():
-            w["ag_steps"] = gr.Slider(60, MAX_FINETUNE_STEPS, value=schedules.DEFAULT_STEPS, step=30,
-                                      label="Training steps (each schedule)")
-            w["ag_rounds"] = gr.Slider(2, MAX_ROUNDS, value=schedules.DEFAULT_ROUNDS, step=1,
-                                       label="Iterative rounds (must divide the steps)")
-        with gr.Row():
-            w["ag_button"] = gr.Button("Compare the schedules", variant="primary", elem_id="agp-run")
-            w["ag_stop"] = gr.Button("Stop", elem_id="agp-stop")
-        w["ag_plot"] = gr.Plot(label="Schedules", show_label=False, elem_id="agp-plot")
-        w["ag_text"] = gr.Markdown(elem_id="agp-text")
-        gr.Markdown(pv.SCHEDULES_PAPER + "\n\n" + pv.HONEST_GAP)
+        _lottery_section(w, list_models())
+        _schedules_section(w, list_models())
     return w
+
+
+def _lottery_section(w: dict, models: list[str]) -> None:
+    """Lottery ticket: settings, run, stop, plot, the lab's figure and the paper's trend."""
+    gr.Markdown("### Lottery tickets (Frankle & Carbin 2019)\nTrain from a known init, prune the smallest "
+                "weights, **rewind the survivors to their initial values**, train again; k rounds. Beside it: "
+                "the same masks on a random re-initialisation, and the dense network. Every run trains on the "
+                "same batches. The default run takes about 15–30 s on a 2-core server (budget 60 s), "
+                "then it is kept: the same setting is answered at once for everyone.")
+    with gr.Row():
+        w["lt_model"] = gr.Dropdown(models, value=lottery.DEFAULT_MODEL, label="Model (trained from its init)")
+        w["lt_init_seed"] = gr.Number(0, precision=0, minimum=0, label="Init seed (torch.manual_seed)")
+    with gr.Row():
+        w["lt_rounds"] = gr.Slider(1, lottery.MAX_LOTTERY_ROUNDS, value=lottery.DEFAULT_ROUNDS, step=1,
+                                   label="Rounds")
+        w["lt_rate"] = gr.Slider(0.1, 0.8, value=lottery.DEFAULT_RATE, step=0.05,
+                                 label="Pruned per round (of each layer's remaining weights)")
+    with gr.Row():
+        w["lt_steps"] = gr.Slider(50, MAX_FINETUNE_STEPS, value=lottery.DEFAULT_STEPS, step=10,
+                                  label="Training steps per run")
+        w["lt_rewind"] = gr.Slider(0, 100, value=0, step=10, label="Late rewinding: rewind to step (0 = init)")
+    with gr.Row():
+        w["lt_button"] = gr.Button("Run the lottery ticket", variant="primary", elem_id="lottery-run")
+        w["lt_stop"] = gr.Button("Stop", elem_id="lottery-stop")
+    w["lt_plot"] = gr.Plot(label="Lottery ticket", show_label=False, elem_id="lottery-plot")
+    w["lt_text"] = gr.Markdown(elem_id="lottery-text")
+    gr.Markdown(pv.LOTTERY_PAPER)
+
+
+def _schedules_section(w: dict, models: list[str]) -> None:
+    """One-shot vs iterative vs AGP: settings, run, stop, plot, table and the papers' claims."""
+    gr.Markdown("### Gradual pruning (Zhu & Gupta 2017) vs one-shot vs iterative (Han et al. 2015)\nFrom the "
+                "shipped pretrained model to the same sparsity (one global magnitude ranking) with the same "
+                "number of training steps. AGP raises sparsity along s_t = s_f + (s_i − s_f)(1 − (t − t₀)/(nΔt))³, "
+                "masks updated every Δt steps. Default: about 15–30 s on 2 cores (budget 60 s).")
+    with gr.Row():
+        w["ag_model"] = gr.Dropdown(models, value=schedules.DEFAULT_MODEL, label="Model (pretrained)")
+        w["ag_sparsity"] = gr.Slider(0.5, 0.99, value=schedules.DEFAULT_SPARSITY, step=0.01,
+                                     label="Final sparsity")
+    with gr.Row():
+        w["ag_steps"] = gr.Slider(60, MAX_FINETUNE_STEPS, value=schedules.DEFAULT_STEPS, step=30,
+                                  label="Training steps (each schedule)")
+        w["ag_rounds"] = gr.Slider(2, MAX_ROUNDS, value=schedules.DEFAULT_ROUNDS, step=1,
+                                   label="Iterative rounds (must divide the steps)")
+    with gr.Row():
+        w["ag_button"] = gr.Button("Compare the schedules", variant="primary", elem_id="agp-run")
+        w["ag_stop"] = gr.Button("Stop", elem_id="agp-stop")
+    w["ag_plot"] = gr.Plot(label="Schedules", show_label=False, elem_id="agp-plot")
+    w["ag_text"] = gr.Markdown(elem_id="agp-text")
+    gr.Markdown(pv.SCHEDULES_PAPER + "\n\n" + pv.HONEST_GAP)
 
 
 def wire_papers(w: dict, heavy: dict) -> None:
