@@ -16,7 +16,7 @@ from PIL import Image  # noqa: E402
 from pruning import finetune as tuning, grid, iterative, list_methods, runtime  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from ui import guard, handlers, lessons, links, preview, tabs, views  # noqa: E402
+from ui import guard, handlers, lessons, links, papers, preview, tabs, views  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
 from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cache  # noqa: E402
@@ -115,6 +115,7 @@ def result_tabs() -> dict:
             t["export_file"] = gr.File(label="Download", interactive=False)
             t["export_text"] = gr.Markdown()
         t["lessons"] = lessons.lesson_tabs()
+        t["papers"] = papers.papers_tab()
     return t
 
 
@@ -174,6 +175,7 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     t["export_button"].click(tabs.export, t["use_finetuned"], [t["export_file"], t["export_text"]],
                              api_name="export")
     lessons.wire_lessons(t["changes"], t["lessons"], HEAVY)
+    papers.wire_papers(t["papers"], TRAINING)                 # training runs: the training queue
 
 
 def build_demo() -> gr.Blocks:

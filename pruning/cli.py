@@ -1,4 +1,4 @@
-"""Command line: prune a pretrained model and print sparsity and accuracy (python -m pruning)."""
+"""Command line: prune a pretrained model and print sparsity and accuracy (python -m pruning; lottery|agp: the papers' lessons)."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import LAYER_TYPES, SCOPES, PruneConfig
 from .data import DATA_DIR_ENV, EVAL_SETS, DataError, DigitSet, default_eval_set, eval_set_by_name
 from .engine import PruneResult, prune_model
-from . import runtime
+from . import papers_cli, runtime
 from .changes import format_changes, what_changed
 from .quantize import format_grid, prune_quantize_grid
 from .sensitivity import compare_allocation, format_sensitivity, layer_sensitivity
@@ -111,6 +111,9 @@ def _eval_set(args: argparse.Namespace) -> DigitSet:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in papers_cli.COMMANDS:              # python -m pruning lottery|agp ...
+        return papers_cli.main(argv)
     args = build_parser().parse_args(argv)
     if args.list:
         print(format_listing())

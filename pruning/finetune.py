@@ -68,7 +68,8 @@ class FinetuneResult:
 
 def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,
              batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0, augment: bool = True,
-             progress: Progress | None = None) -> tuple[nn.Module, list[float]]:
+             progress: Progress | None = None,
+             on_step: Callable[[int, nn.Module], None] | None = None) -> tuple[nn.Module, list[float]]:
     """A fine-tuned copy of `model` (e.g. PruneResult.model) and its per-step losses.
 
     Trains with Adam on the 4,000 package-shipped training digits (never test digits), with the
@@ -76,6 +77,8 @@ def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: 
     computes weight = weight_orig * weight_mask; the mask is a buffer, so the gradient reaching
     weight_orig is zero where pruned and every pruned weight (and masked bias) stays exactly 0.
     Runs with one intra-op thread: a step is many tiny operators (see runtime.single_threaded).
+    `on_step(step, model)`, if given, runs before each step on the model being trained (e.g. to tighten
+    its masks with torch.nn.utils.prune: the optimizer keeps training the same weight_orig parameters).
     """
     check_training(steps, lr, batch_size)
     train = package_train_digits()
@@ -87,6 +90,8 @@ def finetune(model: nn.Module, model_name: str, steps: int = DEFAULT_STEPS, lr: 
     order, position, losses = torch.randperm(len(labels), generator=generator), 0, []
     with torch.enable_grad(), single_threaded():
         for step in range(steps):
+            if on_step is not None:
+                on_step(step, tuned)
             if position + batch_size > len(order):
                 order, position = torch.randperm(len(labels), generator=generator), 0
             index = order[position:position + batch_size]

@@ -74,7 +74,7 @@ def test_every_named_endpoint_answers_with_only_its_defaults(server_url):
     for name, endpoint in info.items():
         assert all(p["parameter_has_default"] for p in endpoint["parameters"]), name
     assert "accuracy-panel" in client.predict(api_name="/update")[0]
-    slow = {"/finetune", "/iterative", "/curves", "/size", "/sensitivity", "/allocate", "/quantize"}
+    slow = {"/finetune", "/iterative", "/curves", "/size", "/sensitivity", "/allocate", "/quantize", "/lottery", "/agp"}
     for name in sorted(set(info) - slow - {"/update"}):
         try:
             client.predict(api_name=name)
