@@ -87,7 +87,7 @@ def test_a_workshop_room_challenge_and_sent_setting(browser, room):
                                        "[+e.dataset.sparsity, +e.dataset.accuracy, e.dataset.method])")
     expected = [(round(r.global_sparsity, 6), round(r.accuracy_after, 6), s["method"])
                 for r, s in zip(results, PARTICIPANTS)]
-    assert sorted(points) == sorted(expected)
+    assert sorted(map(tuple, points)) == sorted(expected)
     assert "3</b> active" in lead.inner_html("#pl-room-summary")
 
     # a challenge: accuracy >= 85%, sparsest wins; two participants submit, one result does not qualify

@@ -80,10 +80,9 @@ def apply_sent(state: Any, request: gr.Request | None = None) -> list:
     return updates + [sent_banner(sent, state["applied"], "?" + sent.query), state]
 
 
-def start(request: gr.Request | None = None) -> tuple:
+def start(request: gr.Request | None = None) -> gr.Timer:
     """On page load: in workshop mode a participant's page polls (the presenter's does not)."""
-    active = presenter.enabled() and not presenter.is_presenter(request)
-    return (gr.Timer(active=active),)
+    return gr.Timer(active=presenter.enabled() and not presenter.is_presenter(request))
 
 
 def section() -> dict:

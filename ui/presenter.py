@@ -127,10 +127,14 @@ def stop_challenge(request: gr.Request | None = None) -> str:
     return "Challenge stopped: no more submissions; the board stays."
 
 
-def send_setting(*controls: Any, request: gr.Request | None = None) -> str:
-    """Send the setting of the presenter's page (the controls in links.CONTROLS order) to everyone."""
+def send_setting(model: Any, method: Any, amount: Any, threshold: Any, scope: Any, per_type: Any, conv_amount: Any,
+                 linear_amount: Any, layer_types: Any, calibration_size: Any, norm: Any, seed: Any, nm: Any = "2:4",
+                 layer_amounts: Any = "", request: gr.Request | None = None) -> str:
+    """Send the setting of the presenter's page (its controls, in links.CONTROLS order) to everyone."""
     require(request)
-    query = links.link_query(dict(zip(links.CONTROLS, controls)))
+    values = dict(zip(links.CONTROLS, (model, method, amount, threshold, scope, per_type, conv_amount, linear_amount,
+                                       layer_types, calibration_size, norm, seed, nm, layer_amounts)))
+    query = links.link_query(values)
     _, notes = links.read_link(dict(parse_qsl(query)))
     if notes:
         raise gr.Error("Not sent: " + "; ".join(notes))
