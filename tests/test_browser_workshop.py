@@ -61,6 +61,7 @@ def shows_accuracy(page, result) -> None:
 
 
 def shot(page, name: str) -> None:
+    page.evaluate("() => window.scrollTo(0, 0)")
     for folder in (ARTIFACTS, SHOTS):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -123,6 +124,9 @@ def test_a_workshop_room_challenge_and_sent_setting(browser, room):
         page.wait_for_selector("#pl-sent-box", state="visible", timeout=30_000)
         assert "ln_structured" in page.inner_text("#pl-sent-banner")
     shot(pages[0], "participant-banners-1280.png")
+    pages[1].set_viewport_size({"width": 390, "height": 844})
+    shot(pages[1], "participant-banners-390.png")
+    assert pages[1].evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
     for page in pages:
         page.locator("#pl-apply").click()
         shows_accuracy(page, sent)

@@ -58,7 +58,7 @@ def submit(nickname: Any, request: gr.Request | None = None) -> tuple[str, str]:
         return _note(f"⚠️ {err}"), gr.skip()
     board = ROOM.leaderboard(BOARD_ROWS)
     return (_note(f"✓ Submitted as “{entry.nickname}”: {100 * entry.sparsity:.2f}% sparsity, "
-                  f"{100 * entry.accuracy:.2f}% accuracy — rank {rank}."),
+                  f"{100 * entry.accuracy:.2f}% accuracy — " + (f"rank {rank}." if rank else "not among the best.")),
             leaderboard_html(board, ROOM.challenge, key) + own_entry(ROOM.entries.get(key), ROOM.challenge, board))
 
 

@@ -142,8 +142,9 @@ class Room:
             self._last_try.clear()
             self._changed()
 
-    def submit(self, entry: Entry) -> int:
-        """Record a participant's measured result; its rank (1 = best). RoomRefused if there is no open
+    def submit(self, entry: Entry) -> int | None:
+        """Record a participant's measured result; its rank (1 = best; None: not among the kept
+        `max_entries`). RoomRefused if there is no open
         challenge, it came too soon after the participant's last try, or it does not qualify."""
         with self._lock:
             challenge, now = self.challenge, self.clock()
@@ -165,7 +166,7 @@ class Room:
             self._trim()
             self._changed()
             board = self.leaderboard(len(self.entries))
-            return next(i for i, e in enumerate(board, 1) if e.participant == entry.participant)
+            return next((i for i, e in enumerate(board, 1) if e.participant == entry.participant), None)
 
     def leaderboard(self, limit: int = 20) -> list[Entry]:
         """The best `limit` entries: highest score first, ties broken by time (earlier first)."""
@@ -192,8 +193,10 @@ class Room:
 
     def _remember_try(self, participant: str, now: float) -> None:
         self._last_try[participant] = now
-        if len(self._last_try) > self.max_tracked:            # forget those whose wait is over
-            self._last_try = {k: t for k, t in self._last_try.items() if now - t < self.min_interval_s}
+        if len(self._last_try) > self.max_tracked:            # forget those whose wait is over, then the oldest
+            recent = sorted(((t, k) for k, t in self._last_try.items() if now - t < self.min_interval_s),
+                            reverse=True)[: self.max_tracked]
+            self._last_try = {k: t for t, k in recent}
 
     def _trim(self) -> None:
         if len(self.entries) > self.max_entries:

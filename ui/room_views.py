@@ -5,6 +5,7 @@ import html
 import time
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from pruning.sweep import SweepResult
 from ui.curves import STYLES
@@ -69,7 +70,8 @@ def _panel(scope: str, points: list[Point], sweep: SweepResult | None, colors: d
                      f'data-method="{html.escape(p.method)}" data-scope="{p.scope}" '
                      f'data-sparsity="{p.sparsity:.6f}" data-accuracy="{p.accuracy:.6f}">'
                      f'<title>{html.escape(title)}</title></circle>')
-    return (f'<svg class="pl-room-panel" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" data-scope="{scope}" '
+    empty = "" if points else " pl-empty"
+    return (f'<svg class="pl-room-panel{empty}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" data-scope="{scope}" '
             f'aria-label="participants: accuracy vs sparsity, {scope} scope">{"".join(parts)}</svg>')
 
 
@@ -157,18 +159,27 @@ def own_entry(entry: Entry | None, challenge: Challenge | None, board: list[Entr
             f'{100 * entry.accuracy:.2f}% accuracy — {rank} (score {100 * score(entry, challenge):.2f}%)</div>')
 
 
+def setting_words(query: str) -> str:
+    """A sent setting in a few words: model · method · amount (or threshold, or N:M) · scope."""
+    values = dict(parse_qsl(query))
+    method = values.get("method", "")
+    knob = (f"threshold {values.get('threshold')}" if method == "threshold" else
+            f"pattern {values.get('nm')}" if method.startswith("nm") else f"amount {values.get('amount')}")
+    return " · ".join([values.get("model", "?"), method, knob, f"{values.get('scope', '?')} scope"])
+
+
 def sent_banner(sent: Sent | None, applied: int, link: str) -> str:
     """"The presenter sent a setting": what it is and its link; after Apply, a short confirmation."""
     if sent is None:
         return ""
     if applied >= sent.number:
-        return f'<div class="pl-sent pl-applied" data-number="{sent.number}">✓ The presenter\'s setting is applied.</div>'
-    shown = html.escape(link)
+        return (f'<div class="pl-sent pl-applied" data-number="{sent.number}">✓ The presenter\'s setting is applied '
+                f'({html.escape(setting_words(sent.query))}).</div>')
     age = max(0, int(time.time() - sent.time))
     return (f'<div class="pl-sent" data-number="{sent.number}">📨 <b>The presenter sent a setting</b> '
-            f'({age // 60}:{age % 60:02d} ago): {html.escape(sent.query.replace("&", " · "))}<br>'
-            f'<a href="{shown}" target="_blank" rel="noopener">{shown}</a> — press <b>Apply</b> to use it '
-            '(your setting stays until you do).</div>')
+            f'({age // 60}:{age % 60:02d} ago): <b>{html.escape(setting_words(sent.query))}</b> '
+            f'(<a href="{html.escape(link)}" target="_blank" rel="noopener">its link</a>). Press <b>Apply</b> to '
+            'use it: your own setting stays until you do.</div>')
 
 
 CSS = """
@@ -182,8 +193,12 @@ CSS = """
 .pl-sent,.pl-challenge-rule{font-size:15px}.pl-sent a{word-break:break-all}.pl-applied{color:#2a9d4b}
 #pl-presenter.pl-projector .pl-presenter-controls{display:none}
 #pl-presenter.pl-projector .pl-room-count{font-size:44px}
-#pl-presenter.pl-projector .pl-board table,#pl-presenter.pl-projector .pl-room-table{font-size:28px}
+#pl-presenter.pl-projector .pl-board table{font-size:24px}
+#pl-presenter.pl-projector .pl-board td:nth-child(n+6),#pl-presenter.pl-projector .pl-board th:nth-child(n+6){display:none}
+#pl-presenter.pl-projector .pl-room-table,#pl-presenter.pl-projector .pl-room-best-title{display:none}
 #pl-presenter.pl-projector .pl-challenge-rule{font-size:32px}
-#pl-presenter.pl-projector .pl-room-summary,#pl-presenter.pl-projector .pl-room-legend{font-size:24px}
-#pl-presenter.pl-projector .pl-room-panel{flex-basis:560px;max-width:900px}
+#pl-presenter.pl-projector .pl-room-summary{font-size:22px}
+#pl-presenter.pl-projector .pl-room-legend{font-size:16px}
+#pl-presenter.pl-projector .pl-room-panel{flex-basis:100%;max-width:none}
+#pl-presenter.pl-projector .pl-room-panel.pl-empty{display:none}
 """
