@@ -11,7 +11,7 @@ from ui import handlers, links, presenter
 from ui.room_state import ROOM, Entry, RoomRefused, clean_nickname, MAX_NICKNAME
 from ui.room_views import challenge_text, leaderboard_html, own_entry, sent_banner
 
-POLL_S = 3.0            # a participant's page asks for the room's news this often (workshop mode only)
+POLL_S = 4.0            # a participant's page asks for the room's news this often (workshop mode only)
 BOARD_ROWS = 10         # rows of the board a participant sees
 FRESH = {"version": -1, "applied": 0}
 
