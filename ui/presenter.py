@@ -158,12 +158,10 @@ def section() -> dict:
             gr.Markdown("## 🎤 Presenter: the room, live")
             p["projector"] = gr.Checkbox(False, label="Projector layout (large type)", elem_id="pl-projector")
         p["challenge_text"] = gr.HTML(elem_id="pl-presenter-challenge")
-        with gr.Row():
-            with gr.Column(scale=3, min_width=320):
-                p["plot"] = gr.HTML(elem_id="pl-presenter-plot")
-            with gr.Column(scale=2, min_width=300):
-                p["summary"] = gr.HTML(elem_id="pl-presenter-summary")
-                p["board"] = gr.HTML(elem_id="pl-presenter-board")
+        p["plot"] = gr.HTML(elem_id="pl-presenter-plot")
+        with gr.Row(elem_id="pl-presenter-side"):
+            p["summary"] = gr.HTML(elem_id="pl-presenter-summary", min_width=300)
+            p["board"] = gr.HTML(elem_id="pl-presenter-board", min_width=300)
         with gr.Row(elem_classes=["pl-presenter-controls"]):
             with gr.Column():
                 gr.Markdown("### Challenge")

@@ -27,9 +27,12 @@ class Point:
     accuracy: float
 
 
+COLORS = [color for color, _, _ in STYLES] + ["#882255", "#44AA99", "#332288", "#DDCC77"]   # + Tol's muted
+
+
 def method_colors(methods: list[str]) -> dict[str, str]:
-    """Each method's colour: the curves tab's colour for the same method (its position in the list)."""
-    return {m: STYLES[i % len(STYLES)][0] for i, m in enumerate(methods)}
+    """Each method's colour: the curves tab's for its first 8 methods, then more (points have no dash)."""
+    return {m: COLORS[i % len(COLORS)] for i, m in enumerate(methods)}
 
 
 def _x(value: float) -> float:
@@ -186,19 +189,25 @@ CSS = """
 .pl-room-panels{display:flex;flex-wrap:wrap;gap:8px}.pl-room-panel{flex:1 1 340px;max-width:640px;height:auto}
 .pl-room-legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px}
 .pl-room-key i{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:4px;vertical-align:middle}
-.pl-room-count{font-size:20px}.pl-room-table,.pl-board table{border-collapse:collapse;font-size:14px}
-.pl-room-table td,.pl-room-table th,.pl-board td,.pl-board th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}
+.pl-room-count{font-size:20px}.pl-board{overflow-x:auto}
+.pl-room-table,.pl-board table{border-collapse:collapse;font-size:14px;margin:4px 0}
+.pl-room-table td,.pl-room-table th,.pl-board td,.pl-board th{border:none;border-bottom:1px solid #ddd;
+padding:3px 8px !important;text-align:left}
 .pl-board tr.pl-me{background:#fff3c4}.pl-board-note,.pl-room-note{color:#666;font-size:12px}
 .pl-room-best-title{font-weight:600;margin-top:6px}.pl-nick{white-space:pre-wrap;word-break:break-all;max-width:16em}
 .pl-sent,.pl-challenge-rule{font-size:15px}.pl-sent a{word-break:break-all}.pl-applied{color:#2a9d4b}
 #pl-presenter.pl-projector .pl-presenter-controls{display:none}
 #pl-presenter.pl-projector .pl-room-count{font-size:44px}
 #pl-presenter.pl-projector .pl-board table{font-size:24px}
-#pl-presenter.pl-projector .pl-board td:nth-child(n+6),#pl-presenter.pl-projector .pl-board th:nth-child(n+6){display:none}
+#pl-presenter.pl-projector .pl-board td:nth-child(n+5),#pl-presenter.pl-projector .pl-board th:nth-child(n+5){display:none}
 #pl-presenter.pl-projector .pl-room-table,#pl-presenter.pl-projector .pl-room-best-title{display:none}
 #pl-presenter.pl-projector .pl-challenge-rule{font-size:32px}
 #pl-presenter.pl-projector .pl-room-summary{font-size:22px}
 #pl-presenter.pl-projector .pl-room-legend{font-size:16px}
-#pl-presenter.pl-projector .pl-room-panel{flex-basis:100%;max-width:none}
+#pl-presenter.pl-projector{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);column-gap:16px}
+#pl-presenter.pl-projector>*{grid-column:1/-1}#pl-presenter.pl-projector>#pl-presenter-plot{grid-column:1}
+#pl-presenter.pl-projector>#pl-presenter-side{grid-column:2;flex-direction:column;align-self:start}
+#pl-presenter.pl-projector .pl-room-panel{max-width:none;max-height:70vh}
+@media (max-width:600px){.pl-board td:nth-child(n+5),.pl-board th:nth-child(n+5){display:none}}
 #pl-presenter.pl-projector .pl-room-panel.pl-empty{display:none}
 """
