@@ -178,9 +178,9 @@ def sent_banner(sent: Sent | None, applied: int, link: str) -> str:
     if applied >= sent.number:
         return (f'<div class="pl-sent pl-applied" data-number="{sent.number}">✓ The presenter\'s setting is applied '
                 f'({html.escape(setting_words(sent.query))}).</div>')
-    age = max(0, int(time.time() - sent.time))
+    at = time.strftime("%H:%M", time.localtime(sent.time))
     return (f'<div class="pl-sent" data-number="{sent.number}">📨 <b>The presenter sent a setting</b> '
-            f'({age // 60}:{age % 60:02d} ago): <b>{html.escape(setting_words(sent.query))}</b> '
+            f'(at {at}): <b>{html.escape(setting_words(sent.query))}</b> '
             f'(<a href="{html.escape(link)}" target="_blank" rel="noopener">its link</a>). Press <b>Apply</b> to '
             'use it: your own setting stays until you do.</div>')
 
