@@ -71,12 +71,25 @@ def shot(page, name: str) -> None:
 
 
 def test_a_workshop_room_challenge_and_sent_setting(room, browser):     # room last torn down
+    """One presenter and three participants; their pages are closed at the end (a browser opens only six
+    connections to one server, and every open page keeps one)."""
+    opened = []
+    try:
+        _workshop(room, browser, opened)
+    finally:
+        for page in opened:
+            page.close()
+
+
+def _workshop(room, browser, opened: list) -> None:
     lead = open_page(browser, room + query(SENT) + f"&presenter={SECRET}")
+    opened.append(lead)
     lead.wait_for_selector("#pl-presenter", state="visible", timeout=30_000)
     results = [measured(s) for s in PARTICIPANTS]
     pages = []
     for setting, result in zip(PARTICIPANTS, results):
         page = open_page(browser, room + query(setting))
+        opened.append(page)
         shows_accuracy(page, result)
         pages.append(page)
     assert not pages[0].locator("#pl-presenter").is_visible()
@@ -141,6 +154,7 @@ def test_a_workshop_room_challenge_and_sent_setting(room, browser):     # room l
 
 def test_a_wrong_presenter_secret_shows_no_presenter_page(room, browser):
     page = open_page(browser, room + "?presenter=wrong-secret")
+    assert len(browser.pages) <= 2              # the first test's pages are closed (and about:blank)
     page.wait_for_timeout(4000)                                       # a refresh period
     assert not page.locator("#pl-presenter").is_visible()
     assert page.locator(".pl-room-point").count() == 0
