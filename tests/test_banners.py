@@ -16,10 +16,10 @@ SECRET = "banner-test-secret"
 @pytest.fixture
 def room():
     presenter.configure(SECRET)
-    ROOM.reset()
+    ROOM.reset(presence=True)
     yield ROOM
     presenter.configure(None)
-    ROOM.reset()
+    ROOM.reset(presence=True)
 
 
 def test_a_submission_is_the_result_the_server_measured_for_this_page(room):

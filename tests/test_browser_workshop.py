@@ -25,12 +25,12 @@ SENT = dict(method="ln_structured", amount=0.3, scope="local")
 def room(server_url):
     """The server in workshop mode (a presenter secret), an empty room, a short submission interval."""
     presenter.configure(SECRET)
-    ROOM.reset()
+    ROOM.reset(presence=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ROOM, "min_interval_s", 1.0)
         yield server_url
     presenter.configure(None)
-    ROOM.reset()
+    ROOM.reset(presence=True)
 
 
 @pytest.fixture(scope="module")

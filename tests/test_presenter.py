@@ -18,11 +18,11 @@ SECRET = "s3cret-for-tests"
 def lead(monkeypatch):
     """Workshop mode on, an empty room; the presenter's request."""
     presenter.configure(SECRET)
-    ROOM.reset()
+    ROOM.reset(presence=True)
     yield gr.Request(session_hash=f"lead-{uuid.uuid4().hex[:8]}", client={"host": "lead"},
                      query_params={"presenter": SECRET})
     presenter.configure(None)
-    ROOM.reset()
+    ROOM.reset(presence=True)
 
 
 def asking(secret: str | None) -> gr.Request:

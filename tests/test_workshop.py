@@ -33,7 +33,7 @@ def served():
         finally:
             app.demo.close()
             presenter.configure(None)
-            ROOM.reset()
+            ROOM.reset(presence=True)
 
 
 def call(url: str, fn_index: int, data: list, session: str = "http-test", query: str = "") -> httpx.Response:
@@ -45,7 +45,7 @@ def call(url: str, fn_index: int, data: list, session: str = "http-test", query:
                                    f"?token={SECRET}"])
 def test_presenter_endpoints_refuse_without_the_secret(served, query):
     url, index = served
-    ROOM.reset()
+    ROOM.reset(presence=True)
     ROOM.start_challenge("lenet", "accuracy", 0.5)
     before = (ROOM.challenge, ROOM.sent, ROOM.version)
     for name, data in PRESENTER_ACTIONS.items():
@@ -57,7 +57,7 @@ def test_presenter_endpoints_refuse_without_the_secret(served, query):
 def test_the_gradio_client_cannot_act_as_presenter(served):
     url, _ = served
     client = Client(url, verbose=False)
-    ROOM.reset()
+    ROOM.reset(presence=True)
     with pytest.raises(Exception, match="Only the presenter"):
         client.predict(api_name="/room_reset_room")
     with pytest.raises(Exception, match="Only the presenter"):
@@ -67,7 +67,7 @@ def test_the_gradio_client_cannot_act_as_presenter(served):
 
 def test_with_the_secret_the_presenter_acts(served):
     url, index = served
-    ROOM.reset()
+    ROOM.reset(presence=True)
     answer = call(url, index["room_start_challenge"], PRESENTER_ACTIONS["room_start_challenge"],
                   query=f"?presenter={SECRET}")
     assert answer.status_code == 200 and ROOM.challenge is not None and ROOM.challenge.target == 0.9
@@ -79,7 +79,7 @@ def test_a_thousand_rapid_submissions_over_http_are_bounded(served):
     url, index = served
     client = Client(url, verbose=False)
     client.predict(*api_args(amount=0.6), api_name="/update")          # this session's measured result
-    ROOM.reset()
+    ROOM.reset(presence=True)
     ROOM.start_challenge("lenet", "accuracy", 0.5)
     with httpx.Client(timeout=60) as http:
         answers = [http.post(f"{url}gradio_api/run/predict",

@@ -12,7 +12,7 @@ from pruning.sweep import SweepResult
 from ui import handlers, links
 from ui.resources import eval_set, model_status, sweep_cache
 from ui.room_state import ROOM, RoomRefused
-from ui.room_views import CSS, Point, challenge_text, leaderboard_html, room_plot, room_summary
+from ui.room_views import Point, challenge_text, leaderboard_html, room_plot, room_summary
 
 PARAM = "presenter"            # the page's query parameter holding the secret
 REFRESH_S = 3.0                # the presenter's view is redrawn this often
@@ -153,7 +153,6 @@ def section() -> dict:
     """The presenter's section (hidden until a request with the secret opens it)."""
     p, usable = {}, model_status()[0]
     with gr.Column(visible=False, elem_id="pl-presenter") as p["box"]:
-        gr.HTML(f"<style>{CSS}</style>", padding=False)
         with gr.Row():
             gr.Markdown("## 🎤 Presenter: the room, live")
             p["projector"] = gr.Checkbox(False, label="Projector layout (large type)", elem_id="pl-projector")

@@ -134,12 +134,15 @@ class Room:
             self._changed()
             return self.sent
 
-    def reset(self) -> None:
-        """Forget the challenge, its submissions and the sent setting."""
+    def reset(self, presence: bool = False) -> None:
+        """Forget the challenge, its submissions and the sent setting (and who is here, if `presence`:
+        the presenter's reset keeps it, as open pages would report again within seconds)."""
         with self._lock:
             self.challenge, self.sent = None, None
             self.entries.clear()
             self._last_try.clear()
+            if presence:
+                self._seen.clear()
             self._changed()
 
     def submit(self, entry: Entry) -> int | None:

@@ -6,12 +6,14 @@ from typing import Any
 import gradio as gr
 
 from ui import banners, links, presenter
+from ui.room_views import CSS
 
 ROOM_API = dict(queue=False, api_visibility="undocumented")     # cheap: not behind the heavy queue
 
 
 def section() -> dict:
     """The presenter's section and the participants' banners, both hidden until they apply (at the top)."""
+    gr.HTML(f"<style>{CSS}</style>", padding=False)         # outside both: a hidden column renders nothing
     return {"presenter": presenter.section(), "banners": banners.section()}
 
 
