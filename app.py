@@ -16,7 +16,7 @@ from PIL import Image  # noqa: E402
 from pruning import finetune as tuning, grid, iterative, list_methods, runtime  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from ui import guard, handlers, lessons, links, papers, preview, tabs, views  # noqa: E402
+from ui import guard, handlers, lessons, links, papers, presenter, preview, tabs, views, workshop  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
 from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cache  # noqa: E402
@@ -186,6 +186,7 @@ def build_demo() -> gr.Blocks:
                     "lose weights, what happens to test accuracy, and how its answers change.")
         gr.HTML(f"<style>{views.CSS}</style>", padding=False)
         header = gr.Markdown()
+        room = workshop.section()           # the presenter's section and the participants' banners (hidden)
         with gr.Row():
             with gr.Column(scale=2, min_width=300, elem_id="controls"):
                 c = controls_column(usable, list_methods())
@@ -193,6 +194,7 @@ def build_demo() -> gr.Blocks:
                 t = result_tabs()
         d = digit_section()
         wire(demo, c, t, d, header)
+        workshop.wire(demo, room, c)
     for block in demo.blocks.values():      # malformed API values: the handlers' messages, not gradio's
         if isinstance(block, (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)):
             lenient(block)
@@ -230,11 +232,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", help="require this token: participants open the link with ?token=...")
     parser.add_argument("--allowed-host", action="append", default=[],
                         help="a host name participants use to reach this server (repeatable)")
+    parser.add_argument("--presenter-token", help="workshop mode: the presenter opens /?presenter=THIS")
+    parser.add_argument("--room-file", help="keep the workshop room (challenge, board, sent setting) in this JSON file")
     args = parser.parse_args(argv)
     if args.data_dir:
         os.environ["PRUNING_LAB_DATA_DIR"] = args.data_dir
         eval_set_and_note.cache_clear()
     logging.basicConfig(level=logging.INFO)
+    presenter.configure(args.presenter_token, args.room_file)
     runtime.start()
     idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()

@@ -84,7 +84,7 @@ def read_link(query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """(control values to apply, notes on what was ignored) from a page's query parameters."""
     values, notes, read = {}, [], parsers()
     for name, text in query.items():
-        if name in ("token", "__theme", "view"):
+        if name in ("token", "__theme", "view", "presenter", "projector"):
             continue
         shown = html.escape(str(text)[:MAX_VALUE])
         if name not in read:
