@@ -28,7 +28,7 @@ def test_the_api_offers_the_app_s_endpoints_under_their_names(server_url):
 
 
 def accuracy_after(panel: str) -> str:
-    return re.search(r'class="pl-(?:good|warn|bad)">([\d.]+)%', panel).group(1)
+    return re.search(r'class="pl-after-value pl-(?:good|warn|bad)">([\d.]+)%', panel).group(1)
 
 
 def test_two_clients_with_different_settings_get_their_own_results(server_url):
@@ -47,10 +47,13 @@ def test_two_clients_with_different_settings_get_their_own_results(server_url):
         results = list(pool.map(session, settings))
     for (model, amount, scope), (outputs, layer) in zip(settings, results):
         expected = prune_model(model, PruneConfig(model=model, amount=amount, scope=scope), eval_set=eval_set())
-        for panel, chart, *_ in outputs:
+        for repeat, (panel, chart, *_) in enumerate(outputs):
             assert accuracy_after(panel) == f"{100 * expected.accuracy_after:.2f}"
             assert f"({model})" in panel
-            assert f"Global sparsity <b>{100 * expected.global_sparsity:.2f}%" in chart
+            if repeat == 0:
+                assert f"Global sparsity <b>{100 * expected.global_sparsity:.2f}%" in chart
+            else:                                   # the same setting again: the page has it, not re-sent
+                assert isinstance(chart, dict) and chart.get("__type__") == "update", chart
         layers = layer_names(load_pretrained(model)[0])
         assert layer["value"] == layers[0] and [value for _, value in layer["choices"]] == layers
 
