@@ -1,6 +1,7 @@
 """Benchmarks keep working: helpers, and a quick smoke run of every suite (timings reported, never asserted)."""
 from __future__ import annotations
 
+import json
 import math
 import re
 import os
