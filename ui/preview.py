@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pruning import DigitSet, PruneConfig
 from pruning.grid import AMOUNTS, DEFAULT_SETTING, slider_settings
-from pruning.measure_key import canonical_config, setting_key
+from pruning.measure_key import canonical_config, eval_set_digest, setting_key
 from pruning.store import MeasurementStore
 from ui import views
 
@@ -58,18 +58,19 @@ class LinePoints:
     def points(self, line: tuple[PruneConfig, ...], store: MeasurementStore,
                eval_set: DigitSet) -> tuple[dict[str, list], list[int]]:
         """({"0.50": point, ...} for every measured setting of the line, weights per layer)."""
+        digest = eval_set_digest(eval_set)
         with self._lock:
-            keys = self._keys.get(line)
+            keys = self._keys.get((digest, line))
             if keys is None:
-                keys = self._keys[line] = [setting_key(config, eval_set) for config in line]
-            found = self._points.setdefault(line, {})
+                keys = self._keys[(digest, line)] = [setting_key(config, eval_set) for config in line]
+            found = self._points.setdefault((id(store), digest, line), {})     # one store's, one set's
         missing = {key: config for key, config in zip(keys, line) if f"{config.amount:.2f}" not in found}
         for key in store.known(missing) if missing else ():
             measurement = store.lookup(key)
             if measurement is not None:
                 found[f"{missing[key].amount:.2f}"] = point(measurement.result(missing[key]))
                 self._totals[line] = [layer.total for layer in measurement.layers]
-        return found, self._totals.get(line, [])
+        return dict(found), self._totals.get(line, [])
 
 
 LINES = LinePoints()
