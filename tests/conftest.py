@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,15 @@ MNIST_OVERRIDE_ENV = "PRUNING_LAB_TEST_MNIST"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_cache(tmp_path_factory) -> Path:
+def private_cache(tmp_path_factory):
     """The app's measurements and sweeps kept in a folder of this test run (never the user's cache)."""
     directory = tmp_path_factory.mktemp("pruning-lab-cache")
     os.environ["PRUNING_LAB_CACHE_DIR"] = str(directory)
-    return directory
+    yield directory
+    resources = sys.modules.get("ui.resources")
+    if resources is not None:              # no background sweep or grid thread may be inside torch at exit
+        resources.sweep_cache().stop()
+        resources.grid_filler().stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -72,15 +72,23 @@ def _panel(result: SweepResult, scope: str, methods: list[str], current: PruneCo
             f'aria-label="accuracy vs {x_axis}, {scope} scope">{"".join(parts)}</svg>')
 
 
-def _axes(scope: str, x_axis: str) -> str:
+def grid_ticks(x_of, y_of, box: tuple[float, float, float, float], font: int = 11) -> str:
+    """Grid lines and 0-100% labels on both axes of a plot box (left, right, top, bottom), shared by
+    every SVG plot of the page; x_of / y_of map a fraction to the plot's coordinates."""
+    left, right, top, bottom = box
     ticks = []
     for value in (0, 0.25, 0.5, 0.75, 1.0):
-        x, y = _x(value), _y(value)
-        ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" stroke="#e5e5e5"/>'
-                     f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" font-size="11" text-anchor="middle">'
+        x, y = x_of(value), y_of(value)
+        ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" stroke="#e5e5e5"/>'
+                     f'<text x="{x:.1f}" y="{bottom + font + 3}" font-size="{font}" text-anchor="middle">'
                      f'{value:.0%}</text>'
-                     f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
-                     f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{value:.0%}</text>')
+                     f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
+                     f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="{font}" text-anchor="end">{value:.0%}</text>')
+    return "".join(ticks)
+
+
+def _axes(scope: str, x_axis: str) -> str:
+    ticks = [grid_ticks(_x, _y, (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM))]
     label = "amount pruned" if x_axis == "amount" else "weight sparsity (achieved)"
     return ("".join(ticks) +
             f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" font-size="12" text-anchor="middle">'

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from pruning.sweep import SweepResult
-from ui.curves import STYLES
+from ui.curves import STYLES, grid_ticks
 from ui.room_state import Challenge, Entry, Sent, score
 
 WIDTH, HEIGHT = 520, 340
@@ -79,14 +79,7 @@ def _panel(scope: str, points: list[Point], sweep: SweepResult | None, colors: d
 
 
 def _axes(scope: str) -> str:
-    ticks = []
-    for value in (0, 0.25, 0.5, 0.75, 1.0):
-        x, y = _x(value), _y(value)
-        ticks.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" stroke="#e5e5e5"/>'
-                     f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 15}" font-size="12" text-anchor="middle">'
-                     f'{value:.0%}</text>'
-                     f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
-                     f'<text x="{LEFT - 5}" y="{y + 4:.1f}" font-size="12" text-anchor="end">{value:.0%}</text>')
+    ticks = [grid_ticks(_x, _y, (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM), font=12)]
     middle = (TOP + HEIGHT - BOTTOM) / 2
     return ("".join(ticks) + f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 8}" font-size="13" '
             f'text-anchor="middle">global sparsity · {scope} scope</text><text x="14" y="{middle}" font-size="13" '
