@@ -40,7 +40,11 @@ def test_dragging_shows_measured_points_and_dims_where_none_is_measured(server_u
         assert shown == f"{100 * result.accuracy_after:.2f}%"
         assert f"{100 * result.global_sparsity:.2f}%" in page.inner_text("#sparsity-chart .pl-summary")
         assert "pl-stale" not in page.get_attribute("#accuracy-panel", "class")
-        page.mouse.move(*_at(page, 0.3))                     # 0.30: not measured -> last numbers, dimmed
+        page.mouse.move(*_at(page, 0.03))                    # ~0.03: no point sent -> last numbers, dimmed
+        step = round(float(page.input_value("#amount-slider input[type=range]")) * 100)
+        sent = page.evaluate("s => JSON.parse(document.querySelector('#grid-data [data-grid]').dataset.grid)"
+                             ".points[s]", step)
+        assert sent is None, f"amount {step / 100} was measured by an earlier test: pick another"
         assert "pl-stale" in page.get_attribute("#accuracy-panel", "class")
         page.screenshot(path="/tmp/preview-dimmed.png")
         page.mouse.up()                                      # released: the server measures 0.30 and answers
