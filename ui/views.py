@@ -13,6 +13,8 @@ from PIL import Image
 
 from pruning import DigitSet, PruneConfig, PruneResult
 
+from ui.stamp import setting_id
+
 SCOPE_TEXT = {
     "local": "Local scope: every selected layer loses the same fraction of its own {unit}. "
              "Switch to global to let one ranking decide which layers can afford to lose more.",
@@ -69,7 +71,8 @@ def accuracy_panel(result: PruneResult, answer: int = 0, note: str = "") -> str:
     after, change, tone = accuracy_numbers(result)
     amount = "" if not result.config.method_entry.uses_amount else f"{result.config.amount:.2f}"
     return (f'<div class="pl-accuracy" id="accuracy-panel" data-line="{html.escape(line_of(result.config))}" '
-            f'data-amount="{amount}" data-answer="{answer}"><div class="pl-big">'
+            f'data-amount="{amount}" data-answer="{answer}" data-setting="{setting_id(result.config)}">'
+            f'<div class="pl-big">'
             f'{100 * result.accuracy_before:.2f}% &rarr; <span class="pl-after-value {tone}">{after}%</span> '
             f'<small class="pl-change">({change} points)</small></div>'
             f'<div>Test accuracy on {html.escape(result.eval_set or "")}, before &rarr; after pruning '
@@ -167,13 +170,6 @@ def first_line(error: BaseException, limit: int = 200) -> str:
 def top_classes(probabilities: torch.Tensor) -> dict[str, float]:
     """{digit: probability} for gr.Label (it shows the top ones)."""
     return {str(digit): float(p) for digit, p in enumerate(probabilities.tolist())}
-
-
-def config_summary(config: PruneConfig) -> str:
-    """One line naming the setting, for captions."""
-    amount = f"threshold {config.threshold:g}" if config.method_entry.uses_threshold \
-        else f"amount {config.amount:.0%}"
-    return f"{config.model} · {config.method} · {amount} · {config.scope}"
 
 
 CSS = (Path(__file__).parent / "style.css").read_text()
