@@ -16,7 +16,7 @@ from PIL import Image  # noqa: E402
 from pruning import finetune as tuning, grid, iterative, list_methods, runtime  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from ui import guard, handlers, lessons, links, papers, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
+from ui import fairness, guard, handlers, lessons, links, papers, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
 from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cache  # noqa: E402
@@ -24,11 +24,17 @@ from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cac
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
 # show_error: a bad value sent straight to the API gets its message, e.g. a string for a number
-LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "enable_monitoring": False}
-# Heavy work, one job at a time per kind, so a fine-tune never holds anyone's curves or size check
-HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")                  # measuring: size, scans, quantize
-TRAINING = dict(concurrency_limit=1, concurrency_id="training")            # fine-tuning, iterative pruning
-CURVES = dict(concurrency_limit=2, concurrency_id="curves")                 # mostly the store's grid: reads
+# run_history off: Gradio 6 would keep every event's inputs and outputs in the browser's localStorage
+# (re-serialised on every slider release: ~12 ms of page work per event; and a shared workshop laptop
+# would keep the last participant's runs)
+LAUNCH_OPTIONS = {"show_error": True, "max_file_size": "10mb", "enable_monitoring": False, "run_history": False}
+# Heavy work in one fair line per kind (ui.fairness), so a fine-tune never holds anyone's curves or size
+# check, one participant's jobs go behind others' first ones, and a waiting job is told its place and wait
+HEAVY = dict(concurrency_id="heavy")                  # measuring: size, scans, quantize
+TRAINING = dict(concurrency_id="training")            # fine-tuning, iterative pruning, the papers' runs
+CURVES = dict(concurrency_id="curves")                # mostly the store's grid: reads
+LINES = {"heavy": fairness.FairLine("measuring"), "training": fairness.FairLine("training"),
+         "curves": fairness.FairLine("curves", slots=2)}
 # A stored setting is ~10 ms of work: most of an update's time is Gradio's own per-event awaiting, so more
 # of them overlap; settings measured for the first time are one computation each (the store's single flight)
 UPDATE_CONCURRENCY, QUEUE_SIZE = 8, 256
@@ -196,6 +202,7 @@ def build_demo() -> gr.Blocks:
         d = digit_section()
         wire(demo, c, t, d, header)
         workshop.wire(demo, room, c)
+        fairness.make_fair(demo, LINES)
     for block in demo.blocks.values():      # malformed API values: the handlers' messages, not gradio's
         if isinstance(block, (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)):
             lenient(block)

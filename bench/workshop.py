@@ -1,5 +1,5 @@
-"""Workshop (issues 13, 22): simulated participants, one gradio_client session each, change a random setting
-every 2-5 s against one app server; three of them also run curves, fine-tuning and size & speed. Run with
+"""Workshop (issues 13, 22): simulated participants, each its own page and address (bench.room_client: a light
+load generator), change a random setting every 2-5 s against one app server; three of them also run curves, fine-tuning and size & speed. Run with
 the settings they reach already in the server's store (the slider grid, warm) and, for comparison, without."""
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
+import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.room_client import Endpoints, Participant, argument_list, client
 from bench.common import (free_port, machine_reference, mnist_dir, percentile, profiling_traces, record,
                           start_script, stop, wait_for_server)
 
@@ -43,20 +44,17 @@ class Workshop:
     server: list[dict] = field(default_factory=list)        # gradio's profiling traces of the run
     server_log: str = ""                                    # the end of the server's output
     cpu_s: dict[str, float] = field(default_factory=dict)   # CPU seconds used during the run, by side
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def call(self, client, api_name: str, args: list) -> None:
+    async def call(self, page: Participant, api_name: str, args: list) -> None:
         start = time.perf_counter()
         try:
-            client.predict(*args, api_name=api_name)
+            await page.call(api_name, args)
         except Exception as err:  # noqa: BLE001  (counted: the target is none)
-            with self.lock:
-                self.errors.append(f"{api_name} {args[:3]}: {type(err).__name__}: {str(err)[:200]}")
+            self.errors.append(f"{api_name} {args[:3]}: {type(err).__name__}: {str(err)[:200]}")
         seconds = time.perf_counter() - start
-        with self.lock:
-            self.latencies.setdefault(api_name, []).append(seconds)
-            if api_name == UPDATE:
-                self.by_model.setdefault(args[0], []).append(seconds)
+        self.latencies.setdefault(api_name, []).append(seconds)
+        if api_name == UPDATE:
+            self.by_model.setdefault(args[0], []).append(seconds)
 
 
 def changed(setting: dict, rng: random.Random, methods: list[str]) -> dict:
@@ -66,59 +64,49 @@ def changed(setting: dict, rng: random.Random, methods: list[str]) -> dict:
     return {**setting, key: rng.choice([v for v in choices[key] if v != setting[key]])}
 
 
-def connect(url: str, index: int):
-    """A participant's own session: its own address (device), and a browser's patience: gradio_client's
-    5 s default for joining the queue would count a slow server as a failed one."""
-    from gradio_client import Client
-    return Client(url, verbose=False, download_files=False, headers=device(index),
-                  httpx_kwargs={"timeout": CLIENT_TIMEOUT_S})
-
-
-def device(index: int) -> dict[str, str]:
-    """Headers that make a participant arrive from its own address, as each device in a room does: the
-    server (uvicorn) trusts X-Forwarded-For from 127.0.0.1, so per-address limits see 30 devices, not one."""
-    return {"X-Forwarded-For": f"10.13.0.{index + 2}"}
-
-
-def update_defaults(client) -> list:
-    """The defaults of every argument of the app's update endpoint (the page's initial values)."""
-    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    if UPDATE not in endpoints:
-        raise RuntimeError(f"the app has no {UPDATE} endpoint; it has {sorted(endpoints)}")
-    return [parameter.get("parameter_default") for parameter in endpoints[UPDATE]["parameters"]]
+def device(index: int) -> str:
+    """The address a participant arrives from, as each device in a room does: the server (uvicorn) trusts
+    X-Forwarded-For from 127.0.0.1, so per-address limits see 30 devices, not one."""
+    return f"10.13.{(index + 2) // 250}.{(index + 2) % 250}"
 
 
 def update_args(setting: dict, defaults: list) -> list:
     """/update's arguments: the setting, then the defaults of any arguments after it (controls that the
     participants leave alone)."""
-    values = list(setting.values())
-    return values[:len(defaults)] + defaults[len(values):]
+    return argument_list(setting, defaults)
 
 
-def participant(index: int, url: str, run: Workshop, start_at: float, methods: list[str]) -> None:
+async def participant(index: int, page: Participant, run: Workshop, start_at: float, methods: list[str]) -> None:
     """One person: open the page (an /update), then every 2-5 s change one setting; the first three
     also run their heavy tab after each change."""
     rng = random.Random(index)
-    client = connect(url, index)
-    defaults = update_defaults(client)
+    defaults = page.endpoints.defaults[UPDATE]
     setting = {**DEFAULT, "model": MODELS[index % len(MODELS)]}
-    time.sleep(max(0.0, start_at - time.monotonic()) + rng.uniform(0, 2))   # not all in the same instant
-    run.call(client, UPDATE, update_args(setting, defaults))
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()) + rng.uniform(0, 2))   # not all in the same instant
+    await run.call(page, UPDATE, update_args(setting, defaults))
     deadline = start_at + run.seconds
     while time.monotonic() + 2 < deadline:
-        time.sleep(min(rng.uniform(*THINK_S), max(0.0, deadline - time.monotonic())))
+        await asyncio.sleep(min(rng.uniform(*THINK_S), max(0.0, deadline - time.monotonic())))
         setting = changed(setting, rng, methods)
-        run.call(client, UPDATE, update_args(setting, defaults))
+        await run.call(page, UPDATE, update_args(setting, defaults))
         if index < len(HEAVY):
-            run.call(client, *HEAVY[index])
+            api_name, args = HEAVY[index]
+            await run.call(page, api_name, argument_list(dict(enumerate(args)), page.endpoints.defaults[api_name]))
 
 
-def warm_up(url: str) -> None:
-    """What a presenter does before the room arrives: the page once per model (checkpoints loaded)."""
-    client = connect(url, -1)
-    defaults = update_defaults(client)
-    for model in MODELS:
-        client.predict(*update_args({**DEFAULT, "model": model}, defaults), api_name=UPDATE)
+async def room(url: str, run: Workshop, methods: list[str], warmed: Any = None) -> None:
+    """The presenter's warm-up (the page once per model: checkpoints loaded), `warmed()`, then every
+    participant at once."""
+    async with client(CLIENT_TIMEOUT_S) as http:
+        endpoints = await Endpoints.read(http, url)
+        presenter = Participant(http, endpoints, device(-1))
+        for model in MODELS:
+            await presenter.call(UPDATE, update_args({**DEFAULT, "model": model}, endpoints.defaults[UPDATE]))
+        if warmed is not None:
+            warmed()
+        start_at = time.monotonic() + 1.0
+        pages = [Participant(http, endpoints, device(i)) for i in range(run.participants)]
+        await asyncio.gather(*(participant(i, page, run, start_at, methods) for i, page in enumerate(pages)))
 
 
 GRID_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pruning-lab-bench" / "workshop"
@@ -160,17 +148,14 @@ def workshop(quick: bool = False, participants: int | None = None, seconds: floa
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_for_server(url, server, log)
-            warm_up(url)
-            warm_traces, cpu_before = len(profiling_traces(url)), cpu_seconds(server.pid)
-            if watch is not None:
-                watch.start(server.pid)
-            start_at = time.monotonic() + 5.0                    # every client connected before the start
-            threads = [threading.Thread(target=participant, args=(i, url, run, start_at, list_methods()))
-                       for i in range(run.participants)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            marks = {}
+
+            def warmed() -> None:                               # after the warm-up, before the participants
+                marks.update(traces=len(profiling_traces(url)), cpu=cpu_seconds(server.pid))
+                if watch is not None:
+                    watch.start(server.pid)
+            asyncio.run(room(url, run, list_methods(), warmed))
+            warm_traces, cpu_before = marks["traces"], marks["cpu"]
             run.cpu_s = {who: round(after - before, 1) for (who, after), before
                          in zip(cpu_seconds(server.pid).items(), cpu_before.values())}
             run.server = [t for t in profiling_traces(url)[warm_traces:] if t["fn_name"] == UPDATE.strip("/")]
