@@ -58,6 +58,8 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
     c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible=True, max_lines=2,
                            elem_id="setting-link", buttons=["copy"])
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
+    c["packed"] = gr.Textbox(visible=False, elem_id="setting-packed")          # the setting, packed by the page
+    c["api_update"] = gr.Button(visible=False, elem_id="api-update")          # /update's trigger: the API only
     with gr.Accordion("Advanced", open=False):
         c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)")
         c["conv_amount"] = gr.Slider(0, 0.99, value=0.2, step=0.01, label="Conv layers amount")
@@ -152,19 +154,25 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     outputs = [t["accuracy"], t["chart"], t["explain"], d["strip"], d["before"], d["after"], d["images"], t["grid"]]
     c["model"].change(handlers.model_help, c["model"], c["model_text"], queue=False, api_visibility="private")
     c["method"].change(handlers.method_help, c["method"], [c["method_text"], c["amount"], c["threshold"], c["nm"]],
-                       queue=False, api_visibility="private")
-    # named apart: an unnamed private `update` would take the name and push the public one to /update_1
-    demo.load(links.apply_link, None, setting + [c["link_note"]], api_visibility="private").then(
-        handlers.update, setting, outputs, api_name="update_from_link", api_visibility="private")
+                       queue=False, api_visibility="private", show_progress_on=c["method_text"])
+    # The page packs the setting into one hidden input in the browser, then asks the server: Gradio's page
+    # work per event grows with the inputs (14 of them cost more than the whole minimal app's event)
+    page_update = dict(fn=handlers.update_page, inputs=c["packed"], outputs=outputs, trigger_mode="always_last",
+                       concurrency_limit=UPDATE_CONCURRENCY, concurrency_id="update", api_visibility="private",
+                       show_progress="minimal", show_progress_on=t["accuracy"])   # one spinner: less page work
+    pack = dict(fn=None, inputs=setting, outputs=c["packed"], js=handlers.PACK_JS, queue=False)
+    demo.load(links.apply_link, None, setting + [c["link_note"]], api_visibility="private",
+              show_progress_on=c["link_note"]).then(**pack).then(**page_update, api_name="update_from_link")
     c["copy_link"].click(links.link_for, setting, c["link"], api_visibility="private").then(
         None, c["link"], c["link"], js=links.COPY_JS)
     gr.on([c["model"].change, c["method"].change, c["amount"].release, c["threshold"].release,
            c["scope"].change, c["per_type"].change, c["conv_amount"].release, c["linear_amount"].release,
            c["layer_types"].change, c["calibration_size"].release, c["norm"].change, c["seed"].change,
-           c["nm"].change, c["layer_amounts"].submit],
-          handlers.update, setting, outputs, trigger_mode="always_last", api_name="update",
-          concurrency_limit=UPDATE_CONCURRENCY, concurrency_id="update",
-          show_progress="minimal", show_progress_on=t["accuracy"])     # one spinner, not six: less page work
+           c["nm"].change, c["layer_amounts"].submit], trigger_mode="always_last", **pack).then(
+        **page_update, api_name="update_page")
+    # /update: the same over HTTP with the controls as arguments (the page never presses this button)
+    c["api_update"].click(handlers.update, setting, outputs, api_name="update", concurrency_limit=UPDATE_CONCURRENCY,
+                          concurrency_id="update")
     d["sketch"].change(handlers.draw, d["sketch"], [d["seen"], d["before"], d["after"]],
                        trigger_mode="always_last", api_name="draw")
     demo.load(handlers.page_header, None, header, queue=False, api_visibility="private")

@@ -100,7 +100,7 @@ def open_target(context, name: str, url: str, selector: str, needle: str, model:
         page.get_by_role("option", name=model).click()
         page.wait_for_function(has_text, arg=[selector, f"({model})"], timeout=120_000)
     page.wait_for_timeout(SETTLE_MS)
-    target.output_names = event_outputs(url, "update" if selector == "#accuracy-panel" else "lambda")
+    target.output_names = event_outputs(url, "update_page" if selector == "#accuracy-panel" else "lambda")
     return target
 
 

@@ -69,7 +69,7 @@ def test_slider_and_sketch_update_the_page(browser_page):
     assert page.get_attribute("#accuracy-panel", "data-amount") == f"{float(amount):.2f}"   # for the released value
     assert new_accuracy != accuracy and "%" in new_accuracy
     assert "Global sparsity 50.00%" not in page.inner_text("#sparsity-chart")
-    assert "update" in events.since(before_drag) and "draw" not in events.since(before_drag)
+    assert "update_page" in events.since(before_drag) and "draw" not in events.since(before_drag)
 
     hint = page.inner_text("#label-after")
     assert "Draw a digit" in hint and "nothing drawn yet" in page.inner_text("#sketch-seen")
@@ -84,7 +84,7 @@ def test_slider_and_sketch_update_the_page(browser_page):
     before = page.inner_text("#label-before")
     assert "%" in after and "%" in before and "Draw a digit" not in before
     drawn = events.since(before_drawing)                                 # the drawing is read, nothing re-pruned
-    assert "draw" in drawn and "update" not in drawn, drawn
+    assert "draw" in drawn and "update_page" not in drawn and "update" not in drawn, drawn
     assert page.inner_text("#accuracy-panel") == accuracy
     seen = page.locator("#sketch-seen img")                              # the inline 28x28 digit, drawn large
     assert seen.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [True, 28, 28]

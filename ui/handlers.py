@@ -1,6 +1,7 @@
 """Event functions of the main view: raw page values -> engine -> view values (the only place gr.Error is raised)."""
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -11,7 +12,7 @@ from models import get_model_entry
 from pruning import PruneConfig, PruneResult, get_method, load_pretrained, runtime, shared
 from pruning.evaluate import probabilities
 from pruning.sketch import SketchError, preprocess_sketch
-from ui import preview, views
+from ui import links, preview, views
 from ui.drawpad import pad_image
 from ui.inputs import build_config, shorten, user_errors
 from ui.resources import eval_set, eval_set_and_note, grid_filler, model_status, store
@@ -83,6 +84,20 @@ def update(model: Any, method: Any, amount: Any, threshold: Any, scope: Any, per
     return _changed_only(session, _update_outputs(session, result))
 
 
+def update_page(packed: Any, request: gr.Request | None = None) -> tuple:
+    """The page's own update: the setting's controls packed by the page into one JSON list (one input
+    instead of fourteen: Gradio's page work per event grows with the inputs), then as `update`."""
+    try:
+        values = json.loads(packed) if isinstance(packed, str) else None
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != len(links.CONTROLS):
+        raise gr.Error("This page sent a setting the server cannot read: reload the page.")
+    return update(*values, request=request)
+
+
+# The page packs the controls into one hidden text (a browser-only step: no request, no loading status)
+PACK_JS = "(...values) => JSON.stringify(values)"
 UPDATE_OUTPUTS = ("accuracy", "chart", "explain", "strip", "before", "after", "images", "grid")
 
 
