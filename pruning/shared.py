@@ -1,6 +1,8 @@
 """Measured once, shared: prune_model's result for a setting, from the store or measured now (and stored)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import threading
 from collections import OrderedDict
 
@@ -29,7 +31,19 @@ def measured(config: PruneConfig, eval_set: DigitSet, store: MeasurementStore,
     found = store.lookup(key)
     if found is not None:
         return found.result(config)
-    return store.once(key, lambda: _measure_now(config, eval_set, store, key, scores, calibration))
+    computed_here: list[bool] = []
+
+    def compute() -> PruneResult:
+        computed_here.append(True)
+        return _measure_now(config, eval_set, store, key, scores, calibration)
+    result = store.once(key, compute)
+    if computed_here:
+        return result
+    # another caller's flight (its config may differ in what the method does not read): this one's own
+    # result object, for exactly its own setting
+    found = store.lookup(key)
+    return found.result(config) if found is not None else replace(result, config=config, model=None,
+                                                                   timings=dict(result.timings))
 
 
 def _measure_now(config: PruneConfig, eval_set: DigitSet, store: MeasurementStore, key: str,

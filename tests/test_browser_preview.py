@@ -63,3 +63,28 @@ def test_dragging_shows_measured_points_and_dims_where_none_is_measured(server_u
 def _at(page, amount: float) -> tuple[float, float]:
     box = page.locator("#amount-slider input[type=range]").bounding_box()
     return box["x"] + box["width"] * amount / 0.99, box["y"] + box["height"] / 2
+
+
+STALE_STAMPS = ("() => [...document.querySelectorAll('.pl-view-stale .pl-for')]"
+                ".map(e => e.textContent.replace(e.querySelector('.pl-for-again').textContent, ''))")
+
+
+def test_while_dragging_the_explanation_and_the_strip_say_they_show_the_last_setting(server_url):
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(server_url)
+        page.wait_for_selector("#digit-strip", timeout=60_000)
+        assert page.evaluate(STALE_STAMPS) == []
+        thumb_to(page, 0.9)                                  # held: the server has not been asked
+        stale = page.evaluate(STALE_STAMPS)
+        assert len(stale) == 2, stale                        # What was removed, and the test digits
+        assert all(text.startswith("For lenet · l1_unstructured · amount 0.50 · global — the setting has "
+                                   "changed") for text in stale), stale
+        answer = page.get_attribute("#accuracy-panel", "data-answer")
+        page.mouse.up()
+        page.wait_for_function("a => document.querySelector('#accuracy-panel').dataset.answer !== a", arg=answer,
+                               timeout=60_000)
+        page.wait_for_function(f"() => ({STALE_STAMPS})().length === 0", timeout=10_000)
+        amount = page.get_attribute("#accuracy-panel", "data-amount")
+        stamps = page.locator(".pl-for").all_inner_texts()
+        assert stamps and all(f"amount {amount} · global" in text for text in stamps), stamps

@@ -4,6 +4,7 @@ damaged entry is measured again."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -57,6 +58,33 @@ def test_two_sessions_asking_one_setting_cause_one_computation(heldout, monkeypa
         thread.join(60)
     pruned = [c for c in evaluations if c.amount == 0.37]
     assert len(pruned) == 1 and len(answers) == 2 and answers[0].accuracy_after == answers[1].accuracy_after
+
+
+def test_callers_sharing_one_flight_each_get_their_own_result_for_their_own_setting(heldout, monkeypatch):
+    store, started, release = MeasurementStore(None), threading.Event(), threading.Event()
+    real = shared.measure
+
+    def held(result, *args, **kwargs):             # the first flight waits until the second caller joined it
+        started.set()
+        release.wait(30)
+        return real(result, *args, **kwargs)
+    monkeypatch.setattr(shared, "measure", held)
+    local = PruneConfig(model="lenet", method="threshold", threshold=0.07, scope="local")
+    both = {"local": local, "global": replace(local, scope="global")}   # scope: not read by a threshold
+    answers = {}
+    threads = {name: threading.Thread(target=lambda n=name: answers.update({n: shared.measured(both[n], heldout,
+                                                                                                store)}))
+               for name in both}
+    threads["local"].start()
+    started.wait(30)
+    threads["global"].start()
+    time.sleep(0.3)                                  # the second caller is waiting on the first one's flight
+    release.set()
+    for thread in threads.values():
+        thread.join(60)
+    assert answers["local"].config == local and answers["global"].config == both["global"]
+    assert answers["local"] is not answers["global"]                     # sessions never share one object
+    assert same_numbers(answers["local"], answers["global"])
 
 
 def test_a_restarted_server_serves_a_stored_setting_without_evaluating(heldout, tmp_path, monkeypatch):

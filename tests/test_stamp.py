@@ -20,10 +20,17 @@ def test_the_stamp_names_the_setting_and_what_to_press() -> None:
     line = stamp.stamp(PruneConfig(model="lenet", method="random_unstructured", amount=0.3, scope="local"),
                        "press Measure")
     assert "For lenet · random_unstructured · amount 0.30 · local" in line
-    assert 'data-again="press Measure"' in line
+    assert '<span class="pl-for-again">press Measure</span>' in line
 
 
 def test_the_accuracy_panel_carries_the_current_setting_id() -> None:
     shown = run(amount=0.3)["accuracy"]
     assert f'data-setting="{stamp.setting_id(PruneConfig(model="lenet", method="l1_unstructured", amount=0.3, scope="global"))}"' \
         in shown
+
+
+def test_the_stamp_names_only_what_the_method_reads() -> None:
+    threshold = stamp.config_summary(PruneConfig(model="mlp", method="threshold", threshold=0.1, scope="local"))
+    assert threshold == "mlp · threshold · threshold 0.1"
+    assert stamp.config_summary(PruneConfig(model="mlp", method="nm_semi_structured", nm="1:4")) == \
+        "mlp · nm_semi_structured · pattern 1:4"

@@ -1,5 +1,5 @@
 () => {
-  // Stale views: every view made for one setting carries a stamp (<p class="pl-for" data-setting>);
+  // Stale views: every view made for one setting carries a stamp (<p class="pl-for pl-set-ID">);
   // when the page's current setting (the accuracy panel's data-setting, or a control moved since its
   // last answer) differs, the stamp's view is dimmed and the stamp says what to press to update it.
   if (window.pruningLabStamps) return;
@@ -9,11 +9,16 @@
   const view = (stamp) => stamp.closest(".block") || stamp.parentElement;
   const mark = () => {
     const now = current();
-    document.querySelectorAll(".pl-for[data-setting]").forEach((stamp) => {
-      const stale = pending || (now !== null && now !== undefined && stamp.dataset.setting !== now);
-      view(stamp).classList.toggle("pl-view-stale", stale);
+    document.querySelectorAll(".pl-for").forEach((stamp) => {
+      const id = [...stamp.classList].find((name) => name.startsWith("pl-set-"));
+      if (!id) return;
+      const stale = pending || (now !== null && now !== undefined && id.slice(7) !== now);
+      const block = view(stamp);
+      if (block.classList.contains("pl-view-stale") !== stale) block.classList.toggle("pl-view-stale", stale);
       const note = stamp.querySelector(".pl-for-stale");
-      if (note) note.textContent = stale ? ` — the setting has changed: ${stamp.dataset.again} to update` : "";
+      const again = (stamp.querySelector(".pl-for-again") || {}).textContent || "update";
+      const text = stale ? ` — the setting has changed: ${again} to update` : "";
+      if (note && note.textContent !== text) note.textContent = text;   // unchanged: no mutation, no loop
     });
   };
   const moved = (event) => {

@@ -20,14 +20,18 @@ def setting_id(config: PruneConfig) -> str:
 
 
 def config_summary(config: PruneConfig) -> str:
-    """One line naming the setting, for captions."""
-    amount = f"threshold {config.threshold:g}" if config.method_entry.uses_threshold \
-        else f"amount {config.amount:.2f}"
-    return f"{config.model} · {config.method} · {amount} · {config.scope}"
+    """One line naming the setting, for captions: only what its method reads (a threshold has no scope)."""
+    method = config.method_entry
+    if method.uses_threshold:
+        return f"{config.model} · {config.method} · threshold {config.threshold:g}"
+    if not method.uses_amount:
+        return f"{config.model} · {config.method} · pattern {config.nm}"
+    return f"{config.model} · {config.method} · amount {config.amount:.2f} · {config.scope}"
 
 
 def stamp(config: PruneConfig, again: str) -> str:
     """One visible line naming the setting a view was made for; `again` says how to update it
-    ("press Measure"). The page (stamp.js) marks the view stale when the current setting differs."""
-    return (f'<p class="pl-for" data-setting="{setting_id(config)}" data-again="{html.escape(again)}">'
-            f'For {html.escape(config_summary(config))}<span class="pl-for-stale"></span></p>')
+    ("press Measure"). The page (stamp.js) marks the view stale when the current setting differs. Only
+    classes carry the id and the hint: Markdown's sanitizer keeps classes, not data attributes."""
+    return (f'<p class="pl-for pl-set-{setting_id(config)}">For {html.escape(config_summary(config))}'
+            f'<span class="pl-for-again">{html.escape(again)}</span><span class="pl-for-stale"></span></p>')

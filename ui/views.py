@@ -13,7 +13,9 @@ from PIL import Image
 
 from pruning import DigitSet, PruneConfig, PruneResult
 
-from ui.stamp import setting_id
+from ui.stamp import setting_id, stamp
+
+RESULT_AGAIN = "let go of the slider (or press Enter)"   # what updates the Result views
 
 SCOPE_TEXT = {
     "local": "Local scope: every selected layer loses the same fraction of its own {unit}. "
@@ -107,7 +109,7 @@ def explanation(result: PruneResult) -> str:
         least = min(result.layers, key=lambda s: s.sparsity)
         text.append(f"Here **{most.name}** lost the most ({100 * most.sparsity:.1f}% of its weights) and "
                     f"**{least.name}** the least ({100 * least.sparsity:.1f}%).")
-    return "\n\n".join(text)
+    return "\n\n".join(text) + "\n\n" + stamp(config, RESULT_AGAIN)
 
 
 @lru_cache(maxsize=4096)
@@ -147,7 +149,7 @@ def digit_strip(result: PruneResult, digit_set: DigitSet, indices: list[int]) ->
     total_flips = int((result.predictions_before != result.predictions_after).sum())
     note = (f'<div class="pl-strip-note">{flips} of these {len(indices)} predictions changed '
             f'(outlined); {total_flips:,} of all {len(digit_set):,} digits changed. '
-            'Red caption: the pruned model is wrong.</div>')
+            'Red caption: the pruned model is wrong.</div>') + stamp(result.config, RESULT_AGAIN)
     return f'<div class="pl-strip" id="digit-strip">{"".join(cells)}</div>{note}'
 
 
