@@ -126,10 +126,12 @@ def _signature(fn: Callable) -> tuple[inspect.Signature, dict, int | None, int |
 async def _turn(line: FairLine, request: Any, job: str, progress: Any) -> Waiter:
     """Wait for this job's turn, telling where it stands every second."""
     participant = getattr(request, "session_hash", None) or "anonymous"
-    waiter = line.join(participant, job)
+    waiter, since = line.join(participant, job), time.monotonic()
     try:
         while not waiter.turn.done():
-            progress(None, desc=line.message(waiter))
+            waited, left = time.monotonic() - since, line.estimate(waiter)
+            # the bar: the share of the estimated wait gone by (the text says it is an estimate)
+            progress(0.0 if left is None else waited / (waited + left + 1e-9), desc=line.message(waiter))
             await asyncio.wait({waiter.turn}, timeout=TELL_EVERY_S)
     except BaseException:
         line.leave(waiter)
