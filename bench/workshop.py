@@ -198,7 +198,7 @@ def metrics(run: Workshop) -> list[dict]:
                                seconds, "s", None, p95=round(percentile(seconds, 0.95), 3)))
     for api_name, _ in HEAVY:
         if run.latencies.get(api_name):
-            rows.append(record(f"  workshop: {api_name} latency (1 participant; p95 in extra)",
+            rows.append(record(f"  workshop: {api_name} heavy-tab latency, wait + run (1 participant; p95 in extra)",
                                run.latencies[api_name], "s", None, p95=round(percentile(run.latencies[api_name], 0.95), 2)))
     return rows
 
