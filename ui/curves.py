@@ -14,6 +14,7 @@ WIDTH, HEIGHT = 420, 280
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 14, 40                       # plot margins inside the SVG
 STRIP = 56            # beside the amount axis: the methods without an amount (N:M), one point per pattern
 AGAIN = "press Compute / show curves"
+_beside = {"amount": "beside the amount axis", "sparsity": "each at its sparsity"}
 CURVES_JS = (Path(__file__).parent / "curves.js").read_text()   # tap-to-read, dimmed once the model changes
 CSS = ("#pl-curves .pl-curves-for{font-weight:600;margin:0 0 4px}#pl-curves .pl-curves-stale{color:#b35c00}"
        "#pl-curves.pl-curves-old .pl-curve-panels,#pl-curves.pl-curves-old .pl-curve-legend{opacity:.3}"
@@ -49,7 +50,7 @@ def curves_html(result: SweepResult, current: PruneResult | None = None, x_axis:
             f'<div class="pl-curves-note">Accuracy on {html.escape(result.eval_set)}; dotted: the dense model '
             f'({100 * result.dense_accuracy:.2f}%). Tap or hover a point for its numbers; untick a method to hide '
             'it; ★ your setting, where it measures; numbered rings: your pinned results (Compare). N:M has no '
-            'amount: one point per pattern (beside the amount axis).</div></div>')
+            f'amount: one point per pattern ({_beside[x_axis]}).</div></div>')
 
 
 def _named(model: str, x_axis: str) -> str:
