@@ -27,9 +27,9 @@ class Mark:
     @property
     def tooltip(self) -> str:
         """What a tap or hover on it reads."""
-        where = f"{self.label} · " if self.label else ""
-        amount = "" if self.amount is None else f" · amount {self.amount:.2f}"
-        return (f"{self.method} · {where}{self.scope}{amount} · sparsity {100 * self.sparsity:.1f}% · "
+        label = f" · {self.label}" if self.label else ""
+        where = "" if self.amount is None else f" · {self.scope} · amount {self.amount:.2f}"   # N:M: no scope either
+        return (f"{self.method}{label}{where} · sparsity {100 * self.sparsity:.1f}% · "
                 f"accuracy {100 * self.accuracy:.2f}%")
 
 
