@@ -18,6 +18,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from ui import fairness, guard, handlers, lessons, links, papers, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
 from ui.components import lenient  # noqa: E402
+from ui.curves import CURVES_JS  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
 from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cache  # noqa: E402
 
@@ -179,6 +180,7 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     d["resample_button"].click(handlers.resample, None, [d["strip"], d["images"]], api_name="resample")
     demo.load(None, js=preview.PREVIEW_JS)                     # the drag preview: in the page, no round trip
     demo.load(None, js=stamp.STAMP_JS)                         # stale views: dimmed, with what to press
+    demo.load(None, js=CURVES_JS)                              # curves: tap to read; dimmed once the model changes
     t["curves_button"].click(tabs.curves, t["x_axis"], t["curves_plot"], api_name="curves", **CURVES)
     t["finetune_button"].click(tabs.run_finetune, t["steps"], [t["finetune_text"], t["finetune_plot"]],
                                api_name="finetune", **TRAINING)

@@ -1,40 +1,62 @@
-"""Accuracy curves as interactive inline SVG: hover a point for its numbers, tick methods on and off."""
+"""Accuracy curves as interactive inline SVG: tap or hover a point for its numbers, tick methods on and off."""
 from __future__ import annotations
 
 import html
+import math
+from pathlib import Path
 
-from pruning import PruneConfig
+from pruning import PruneResult
 from pruning.sweep import SweepPoint, SweepResult
+from ui.curve_marks import Mark, mark_of, without_amount
+from ui.curve_styles import STYLES, marker as _marker, method_styles, swatch   # noqa: F401 (other plots draw with them)
 
 WIDTH, HEIGHT = 420, 280
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 14, 40                       # plot margins inside the SVG
-# Okabe-Ito colours (distinguishable with colour blindness), each line also dashed and marked its
-# own way, so the lines stay apart in grayscale.
-STYLES = [("#0072B2", "", "circle"), ("#D55E00", "6 3", "square"), ("#009E73", "2 3", "triangle"),
-          ("#CC79A7", "8 3 2 3", "diamond"), ("#E69F00", "4 2", "circle-open"), ("#56B4E9", "1 2", "square-open"),
-          ("#000000", "10 4", "triangle-open"), ("#999933", "3 3 1 3", "cross")]
+STRIP = 56            # beside the amount axis: the methods without an amount (N:M), one point per pattern
+AGAIN = "press Compute / show curves"
+_beside = {"amount": "beside the amount axis", "sparsity": "each at its sparsity"}
+CURVES_JS = (Path(__file__).parent / "curves.js").read_text()   # tap-to-read, dimmed once the model changes
+CSS = ("#pl-curves .pl-curves-for{font-weight:600;margin:0 0 4px}#pl-curves .pl-curves-stale{color:#b35c00}"
+       "#pl-curves.pl-curves-old .pl-curve-panels,#pl-curves.pl-curves-old .pl-curve-legend{opacity:.3}"
+       "#pl-curves.pl-star-moved .pl-star{opacity:.3}#pl-curves .pl-curve-panel{touch-action:manipulation}"
+       "#pl-curves .pl-tip rect{fill:#fffbe6;stroke:#333}#pl-curves .pl-tip text{font-size:12px}")
 
 
-def curves_html(result: SweepResult, current: PruneConfig | None = None, x_axis: str = "amount",
-                running: str | None = None, pinned: list[PruneConfig] | tuple = ()) -> str:
-    """Both scopes' panels with a legend of checkboxes (one per method) above them; `running`: a line
-    saying the sweep is still running (the plot fills in); `pinned`: settings marked with their number."""
+def curves_html(result: SweepResult, current: PruneResult | None = None, x_axis: str = "amount",
+                running: str | None = None, pinned: list[PruneResult] | tuple = (),
+                patterns: list[Mark] | tuple = ()) -> str:
+    """Both scopes' panels under one line naming the model and the x axis, with a legend of checkboxes
+    (one per method, each its own style); `current`: the page's result (★, at its measured numbers);
+    `running`: a line saying the sweep is still running; `pinned`: the Compare tab's results, numbered;
+    `patterns`: the measured points of the methods without an amount (curve_marks.pattern_marks)."""
     if x_axis not in ("amount", "sparsity"):
         raise ValueError(f"x_axis must be 'amount' or 'sparsity', got {x_axis!r}")
     methods = list(dict.fromkeys(p.method for p in result.points))
-    scopes = list(dict.fromkeys(p.scope for p in result.points))
+    styles = method_styles(methods)
+    star = mark_of(current) if current is not None and current.config.model == result.model else None
+    pins = [(n, mark_of(r)) for n, r in enumerate(pinned, start=1) if r.config.model == result.model]
     legend = "".join(
-        f'<label class="pl-curve-key"><input type="checkbox" checked data-method="{m}" id="pl-show-{i}">'
-        f'{_swatch(i)} {html.escape(m)}</label>' for i, m in enumerate(methods))
+        f'<label class="pl-curve-key" data-style="{" ".join(styles[m])}"><input type="checkbox" checked '
+        f'data-method="{m}" id="pl-show-{i}">{swatch(styles[m], not without_amount(m))} {html.escape(m)}'
+        f'{" (points: one per pattern)" if without_amount(m) else ""}</label>' for i, m in enumerate(methods))
     toggles = "".join(f'#pl-curves:has(#pl-show-{i}:not(:checked)) .pl-m{i}{{display:none}}'
                       for i in range(len(methods)))
-    panels = "".join(_panel(result, scope, methods, current, x_axis, pinned) for scope in scopes)
+    panels = "".join(_panel(result, scope, methods, styles, x_axis, star, pins, patterns)
+                     for scope in dict.fromkeys(p.scope for p in result.points))
     status = f'<div class="pl-curves-status">{html.escape(running)}</div>' if running else ""
-    return (f'<div id="pl-curves" class="pl-curves"><style>{toggles}</style>{status}'
+    return (f'<div id="pl-curves" class="pl-curves" data-model="{html.escape(result.model)}" data-x="{x_axis}" '
+            f'data-again="{AGAIN}"><style>{CSS}{toggles}</style>{_named(result.model, x_axis)}{status}'
             f'<div class="pl-curve-legend">{legend}</div><div class="pl-curve-panels">{panels}</div>'
             f'<div class="pl-curves-note">Accuracy on {html.escape(result.eval_set)}; dotted: the dense model '
-            f'({100 * result.dense_accuracy:.2f}%). Hover a point for its numbers; untick a method to hide it; '
-            '★ your setting.</div></div>')
+            f'({100 * result.dense_accuracy:.2f}%). Tap or hover a point for its numbers; untick a method to hide '
+            'it; ★ your setting, where it measures; numbered rings: your pinned results (Compare). N:M has no '
+            f'amount: one point per pattern ({_beside[x_axis]}).</div></div>')
+
+
+def _named(model: str, x_axis: str) -> str:
+    """The one visible line saying what the view shows; the page appends why it is dimmed (curves.js)."""
+    return (f'<p class="pl-curves-for">Curves for <b>{html.escape(model)}</b> · x axis: {_axis_label(x_axis)}'
+            '<span class="pl-curves-stale"></span></p>')
 
 
 def curves_pending(running: str) -> str:
@@ -50,26 +72,62 @@ def _y(accuracy: float) -> float:
     return TOP + (1 - accuracy) * (HEIGHT - TOP - BOTTOM)
 
 
-def _panel(result: SweepResult, scope: str, methods: list[str], current: PruneConfig | None, x_axis: str,
-           pinned: list[PruneConfig] | tuple = ()) -> str:
-    """One scope: axes, grid, the dense line, one polyline + markers per method, the user's star."""
-    parts = [_axes(scope, x_axis),
+def _mark_x(mark: Mark, x_axis: str) -> float:
+    """A measured setting's x: its sparsity, its amount, or (no amount) the strip beside the amount axis."""
+    if x_axis == "sparsity":
+        return _x(mark.sparsity)
+    return WIDTH + 14 if mark.amount is None else _x(mark.amount)
+
+
+def _panel(result: SweepResult, scope: str, methods: list[str], styles: dict, x_axis: str, star: Mark | None,
+           pins: list[tuple[int, Mark]], patterns: list[Mark] | tuple) -> str:
+    """One scope: axes, grid, the dense line, the star (beneath, so no marker hides under it), a line
+    per method (points per pattern for a method without an amount), then the pins on top."""
+    strip = x_axis == "amount" and any(without_amount(m) for m in methods)
+    width = WIDTH + (STRIP if strip else 0)
+    parts = [_axes(scope, x_axis), _strip() if strip else "",
              f'<line class="pl-dense" x1="{_x(0):.1f}" x2="{_x(1):.1f}" y1="{_y(result.dense_accuracy):.1f}" '
              f'y2="{_y(result.dense_accuracy):.1f}" stroke="#444" stroke-dasharray="1 3"/>']
+    if star is not None and star.scope == scope:
+        parts.append(_star(star, x_axis))
     for i, method in enumerate(methods):
-        curve = result.curve(method, scope)
-        color, dash, marker = STYLES[i % len(STYLES)]
-        points = " ".join(f"{_x(getattr(p, x_axis)):.1f},{_y(p.accuracy):.1f}" for p in curve)
-        marks = "".join(_marker(marker, _x(getattr(p, x_axis)), _y(p.accuracy), color, _tooltip(p)) for p in curve)
-        parts.append(f'<g class="pl-m{i}" data-method="{html.escape(method)}"><polyline points="{points}" '
-                     f'fill="none" stroke="{color}" stroke-width="1.8" stroke-dasharray="{dash}"/>{marks}</g>')
-    for number, config in enumerate(pinned, start=1):
-        if config.scope == scope and config.model == result.model:
-            parts.append(_pin(result, config, x_axis, number))
-    if current is not None and current.scope == scope:
-        parts.append(_star(result, current, x_axis))
-    return (f'<svg class="pl-curve-panel" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" data-scope="{scope}" '
+        color, dash, shape = styles[method]
+        if without_amount(method):
+            body = _pattern_points([m for m in patterns if m.method == method], shape, color, x_axis)
+        else:
+            curve = result.curve(method, scope)
+            points = " ".join(f"{_x(getattr(p, x_axis)):.1f},{_y(p.accuracy):.1f}" for p in curve)
+            body = (f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.8" '
+                    f'stroke-dasharray="{dash}"/>' +
+                    "".join(_marker(shape, _x(getattr(p, x_axis)), _y(p.accuracy), color, _tooltip(p)) for p in curve))
+        parts.append(f'<g class="pl-m{i}" data-method="{html.escape(method)}">{body}</g>')
+    parts.append(_pins([(n, m) for n, m in pins if m.scope == scope], x_axis))
+    return (f'<svg class="pl-curve-panel" viewBox="0 0 {width} {HEIGHT}" role="img" data-scope="{scope}" '
             f'aria-label="accuracy vs {x_axis}, {scope} scope">{"".join(parts)}</svg>')
+
+
+def _pattern_points(marks: list[Mark], shape: str, color: str, x_axis: str) -> str:
+    """One marker per pattern at its measured accuracy, labelled by the pattern; never joined by a line."""
+    out, labels = [], []                                     # labels drawn so far: (x, y)
+    for mark in sorted(marks, key=lambda m: -m.accuracy):
+        x, y = _mark_x(mark, x_axis), _y(mark.accuracy)
+        label_y = y + 4
+        for lx, ly in labels:                                # close patterns: labels stacked, never on top
+            if abs(lx - x) < 30 and label_y - ly < 11:
+                label_y = ly + 11
+        labels.append((x, label_y))
+        out.append(_marker(shape, x, y, color, mark.tooltip) +
+                   f'<text class="pl-pattern" x="{x + 6:.1f}" y="{label_y:.1f}" font-size="10">'
+                   f'{html.escape(mark.label)}</text>')
+    return "".join(out)
+
+
+def _strip() -> str:
+    """The column beside the amount axis for the points that have no amount."""
+    x = WIDTH + STRIP / 2 - 4
+    return (f'<line x1="{WIDTH - 2}" x2="{WIDTH - 2}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" stroke="#bbb"/>'
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" font-size="11" text-anchor="middle">N:M</text>'
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 26}" font-size="9" text-anchor="middle">(no amount)</text>')
 
 
 def grid_ticks(x_of, y_of, box: tuple[float, float, float, float], font: int = 11) -> str:
@@ -87,12 +145,15 @@ def grid_ticks(x_of, y_of, box: tuple[float, float, float, float], font: int = 1
     return "".join(ticks)
 
 
+def _axis_label(x_axis: str) -> str:
+    return "amount pruned" if x_axis == "amount" else "weight sparsity (achieved)"
+
+
 def _axes(scope: str, x_axis: str) -> str:
     ticks = [grid_ticks(_x, _y, (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM))]
-    label = "amount pruned" if x_axis == "amount" else "weight sparsity (achieved)"
     return ("".join(ticks) +
             f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" font-size="12" text-anchor="middle">'
-            f'{label} · {scope} scope</text>'
+            f'{_axis_label(x_axis)} · {scope} scope</text>'
             f'<text x="12" y="{(TOP + HEIGHT - BOTTOM) / 2}" font-size="12" text-anchor="middle" '
             f'transform="rotate(-90 12 {(TOP + HEIGHT - BOTTOM) / 2})">accuracy</text>')
 
@@ -103,59 +164,38 @@ def _tooltip(point: SweepPoint) -> str:
             f"sparsity {100 * point.sparsity:.1f}% · accuracy {100 * point.accuracy:.2f}%")
 
 
-def _marker(shape: str, x: float, y: float, color: str, tooltip: str) -> str:
-    """A point marker with a hover title; '-open' shapes are hollow (grayscale needs shapes)."""
-    fill = "white" if shape.endswith("-open") else color
-    kind, r = shape.removesuffix("-open"), 3.2
-    if kind == "circle":
-        body = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}"'
-    elif kind == "square":
-        body = f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r}" height="{2 * r}"'
-    elif kind == "cross":
-        body = f'<path d="M{x - r:.1f},{y - r:.1f}L{x + r:.1f},{y + r:.1f}M{x - r:.1f},{y + r:.1f}L{x + r:.1f},{y - r:.1f}"'
-    else:                                                           # triangle / diamond
-        offsets = [(0, -r - 1), (r + 1, r), (-r - 1, r)] if kind == "triangle" else [(0, -r - 1), (r + 1, 0),
-                                                                                     (0, r + 1), (-r - 1, 0)]
-        body = f'<polygon points="{" ".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in offsets)}"'
-    return (f'{body} fill="{fill}" stroke="{color}" stroke-width="1.4" class="pl-point">'
-            f'<title>{html.escape(tooltip)}</title></{body[1:body.index(" ")]}>')
+def _star(mark: Mark, x_axis: str) -> str:
+    """A star at the page's setting as measured (not a curve's nearest point); drawn beneath the markers."""
+    x, y = _mark_x(mark, x_axis), _y(mark.accuracy)
+    spikes = [(x + (10 if i % 2 == 0 else 4.5) * math.sin(i * math.pi / 5),
+               y - (10 if i % 2 == 0 else 4.5) * math.cos(i * math.pi / 5)) for i in range(10)]
+    return (f'<polygon class="pl-star" data-setting="{mark.setting}" data-x="{x:.1f}" data-y="{y:.1f}" '
+            f'points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in spikes)}" fill="#e4572e" fill-opacity="0.85" '
+            f'stroke="black" stroke-width="0.8"><title>your setting: {html.escape(mark.tooltip)}</title></polygon>')
 
 
-def _star(result: SweepResult, current: PruneConfig, x_axis: str) -> str:
-    """A star on the sweep point nearest the user's setting (same method and scope)."""
-    curve = result.curve(current.method, current.scope)
-    if not curve:
-        return ""
-    point = min(curve, key=lambda p: abs(p.amount - current.amount))
-    x, y = _x(getattr(point, x_axis)), _y(point.accuracy)
-    spikes = [(x + (7 if i % 2 == 0 else 3) * _sin(i), y - (7 if i % 2 == 0 else 3) * _cos(i)) for i in range(10)]
-    return (f'<polygon class="pl-star" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in spikes)}" fill="#e4572e" '
-            f'stroke="black" stroke-width="0.8"><title>your setting: {html.escape(_tooltip(point))}</title></polygon>')
-
-
-def _pin(result: SweepResult, config: PruneConfig, x_axis: str, number: int) -> str:
-    """A numbered ring on the sweep point nearest a pinned setting (the number of its row in Compare)."""
-    curve = result.curve(config.method, config.scope)
-    if not curve:
-        return ""
-    point = min(curve, key=lambda p: abs(p.amount - config.amount))
-    x, y = _x(getattr(point, x_axis)), _y(point.accuracy)
-    return (f'<g class="pl-pinned"><circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="white" stroke="black"/>'
-            f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="10" text-anchor="middle">{number}</text>'
-            f'<title>pinned #{number}: {html.escape(_tooltip(point))}</title></g>')
-
-
-def _sin(i: int) -> float:
-    import math
-    return math.sin(i * math.pi / 5)
-
-
-def _cos(i: int) -> float:
-    import math
-    return math.cos(i * math.pi / 5)
-
-
-def _swatch(i: int) -> str:
-    color, dash, _ = STYLES[i % len(STYLES)]
-    return (f'<svg width="26" height="10" aria-hidden="true"><line x1="1" x2="25" y1="5" y2="5" stroke="{color}" '
-            f'stroke-width="2" stroke-dasharray="{dash}"/></svg>')
+def _pins(pins: list[tuple[int, Mark]], x_axis: str) -> str:
+    """Numbered rings on stems above their measured points, side by side where points coincide, so
+    neither the star nor another pin covers one."""
+    placed: list[tuple[float, float, list[int]]] = []          # (x, y, numbers at that point)
+    for number, mark in pins:
+        x, y = _mark_x(mark, x_axis), _y(mark.accuracy)
+        near = next((p for p in placed if abs(p[0] - x) < 12 and abs(p[1] - y) < 12), None)
+        if near is None:
+            placed.append((x, y, [number]))
+        else:
+            near[2].append(number)
+    marks = {n: m for n, m in pins}
+    out = []
+    for x, y, numbers in placed:
+        rise = -22 if y - 22 > TOP + 6 else 22
+        for k, number in enumerate(numbers):
+            cx, cy = x + (k - (len(numbers) - 1) / 2) * 18, y + rise
+            gap = 11 / math.hypot(cx - x, cy - y)                 # the stem starts outside the star
+            sx, sy = x + (cx - x) * gap, y + (cy - y) * gap
+            out.append(f'<g class="pl-pinned" data-pin="{number}" data-x="{cx:.1f}" data-y="{cy:.1f}">'
+                       f'<line x1="{sx:.1f}" y1="{sy:.1f}" x2="{cx:.1f}" y2="{cy:.1f}" stroke="black"/>'
+                       f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="7.5" fill="white" stroke="black"/>'
+                       f'<text x="{cx:.1f}" y="{cy + 3.5:.1f}" font-size="10" text-anchor="middle">{number}</text>'
+                       f'<title>pinned #{number}: {html.escape(marks[number].tooltip)}</title></g>')
+    return "".join(out)

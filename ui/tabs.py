@@ -16,11 +16,12 @@ from pruning.runtime import run_in_background
 from pruning.size import shrink_report, sparse_size
 from pruning.sweep_cache import SweepJob
 from ui import plots, views
+from ui.curve_marks import pattern_marks
 from ui.curves import curves_html, curves_pending
 from ui.environment import scratch_dir
 from ui.handlers import current_result, existing_session
 from ui.inputs import user_errors, whole
-from ui.resources import eval_set, sweep_cache
+from ui.resources import eval_set, store, sweep_cache
 
 TIME_BUDGET_S = 90.0     # a heavy request (fine-tuning, shrinking, waiting for curves) stops after this long
 BUSY_HINT = "the server is busy, try again in a while."   # for work the user cannot make smaller
@@ -44,12 +45,12 @@ def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress(
     """Accuracy-vs-amount curves of the current model, drawn as the lines come in (computed once per
     server and kept on disk; a sweep already running for another user is shared). Past the time budget
     the request ends with the lines so far and a note; the sweep itself goes on for the next click."""
-    config = current_result(request).config
+    current = current_result(request)                        # the star: this result, as measured
     session = existing_session(request)
-    pinned = [result.config for result, _ in session.pinned] if session is not None else []
+    pinned = [result for result, _ in session.pinned] if session is not None else []
     with user_errors():
-        job = sweep_cache().job(config.model, eval_set())
-    deadline, shown = time.monotonic() + TIME_BUDGET_S, -1
+        job = sweep_cache().job(current.config.model, eval_set())
+    deadline, shown, patterns = time.monotonic() + TIME_BUDGET_S, -1, []
     while True:
         finished = job.done.wait(CURVES_REFRESH_S)
         out_of_time = not finished and time.monotonic() > deadline
@@ -57,7 +58,9 @@ def curves(x_axis: str, request: gr.Request | None = None, progress=gr.Progress(
         if partial is not None and (len(partial.points) != shown or finished or out_of_time):
             shown = len(partial.points)
             with user_errors():
-                yield curves_html(partial, config, x_axis, _curves_status(job, finished, out_of_time), pinned)
+                patterns = patterns or pattern_marks(partial, eval_set(), store())     # N:M: one point per pattern
+                yield curves_html(partial, current, x_axis, _curves_status(job, finished, out_of_time), pinned,
+                                  patterns)
         elif partial is None and out_of_time:                    # not one line yet: the note alone
             yield curves_pending(_curves_status(job, finished, out_of_time))
         if finished or out_of_time:
