@@ -6,7 +6,7 @@
   if (window.pruningLabTables) return;
   window.pruningLabTables = true;
   const fit = (table) => {
-    const box = table.parentElement;
+    const box = table.closest("div");                       // Markdown wraps its table in an inline span
     if (!box || box.clientWidth === 0) return;               // in a hidden tab: checked once it shows
     const key = `${box.clientWidth}|${table.textContent.length}|${table.rows.length}`;
     if (table.dataset.fitKey === key) return;
@@ -16,9 +16,9 @@
       [...row.cells].forEach((cell, i) => { if (heads[i] && cell.dataset.label !== heads[i]) cell.dataset.label = heads[i]; });
     }
     table.classList.remove("pl-stack");
-    if (table.scrollWidth > box.clientWidth + 1) table.classList.add("pl-stack");
+    if (table.offsetWidth > box.clientWidth + 1) table.classList.add("pl-stack");
   };
-  const all = () => document.querySelectorAll("#result-tabs .prose table, #result-tabs .md table").forEach(fit);
+  const all = () => document.querySelectorAll("#result-tabs .prose table").forEach((t) => { if (!t.closest(".pl-confusion")) fit(t); });
   let queued = false;
   const soon = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; all(); }); } };
   new MutationObserver(soon).observe(document.body, { childList: true, subtree: true, characterData: true,
