@@ -17,6 +17,7 @@ from pruning import finetune as tuning, grid, iterative, list_methods, runtime  
 from starlette.middleware import Middleware  # noqa: E402
 
 from ui import fairness, guard, handlers, lessons, links, papers, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
+from ui import layout  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.curves import CURVES_JS  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
@@ -79,9 +80,10 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
 
 
 def result_tabs() -> dict:
-    """The tabs: result, curves, fine-tuning, size & speed, inspection, export."""
+    """The tabs: result, curves, fine-tuning, size & speed, inspection, export, the lessons, the papers.
+    The tab row wraps instead of hiding tabs behind a "more" menu: every tab is one tap away."""
     t = {}
-    with gr.Tabs():
+    with gr.Tabs(overflow_behavior="wrap", elem_id="result-tabs"):
         with gr.Tab("Result"):
             t["accuracy"] = gr.HTML(label="Accuracy")
             t["chart"] = gr.HTML(label="Per-layer sparsity")
@@ -100,13 +102,13 @@ def result_tabs() -> dict:
             t["steps"] = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=100, step=10, label="Steps")
             t["finetune_button"] = gr.Button("Prune + fine-tune", variant="primary")
             t["finetune_text"] = gr.Markdown()
-            t["finetune_plot"] = gr.Plot(label="Fine-tuning")
+            t["finetune_plot"] = gr.Plot(label="Fine-tuning", show_label=False, elem_id="finetune-plot")
             gr.Markdown("**Iterative pruning**: k rounds of prune → fine-tune up to the amount on the left.")
             t["rounds"] = gr.Slider(1, iterative.MAX_ROUNDS, value=3, step=1, label="Rounds")
             t["round_steps"] = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=50, step=10, label="Steps per round")
             t["iterative_button"] = gr.Button("Run iterative pruning")
             t["iterative_text"] = gr.Markdown()
-            t["iterative_plot"] = gr.Plot(label="Rounds")
+            t["iterative_plot"] = gr.Plot(label="Rounds", show_label=False, elem_id="iterative-plot")
         with gr.Tab("Size & speed"):
             gr.Markdown("Structured methods: the pruned filters/neurons are physically removed (torch-pruning) "
                         "and dense, masked and shrunk networks are measured. Unstructured methods: file size, "
@@ -116,8 +118,8 @@ def result_tabs() -> dict:
         with gr.Tab("Inspect"):
             t["layer"] = gr.Dropdown([], value="", label="Layer (empty: the first)", allow_custom_value=True)
             t["inspect_button"] = gr.Button("Show weights", variant="primary")
-            t["histogram_plot"] = gr.Plot(label="Weight magnitudes")
-            t["grid_plot"] = gr.Plot(label="Filters and masks")
+            t["histogram_plot"] = gr.Plot(label="Weight magnitudes", show_label=False, elem_id="histogram-plot")
+            t["grid_plot"] = gr.Plot(label="Filters and masks", show_label=False, elem_id="filters-plot")
         with gr.Tab("Export"):
             t["use_finetuned"] = gr.Checkbox(False, label="Export the fine-tuned model (if any)")
             t["export_button"] = gr.Button("Export pruned model", variant="primary")
@@ -129,19 +131,20 @@ def result_tabs() -> dict:
 
 
 def digit_section() -> dict:
-    """The drawing pad with its predictions, and the strip of real test digits."""
+    """The drawing pad with its predictions (beside it, or just under it on a phone: in view while
+    drawing), what the model sees, and the strip of real test digits."""
     d = {}
     gr.Markdown("### Your digit\nDraw a digit: it is cropped, scaled into 20×20 and centred like MNIST.")
-    with gr.Row():
+    with gr.Row(elem_id="digit-row"):
         with gr.Column(scale=1, min_width=300):
             d["sketch"] = drawpad(elem_id="sketchpad")
         with gr.Column(scale=1, min_width=300):
-            d["seen"] = gr.HTML(views.seen_digit(None), elem_id="sketch-seen")
-            with gr.Row():
+            with gr.Row(elem_id="digit-predictions"):
                 d["before"] = gr.Label(handlers.BLANK_HINT, num_top_classes=3, label="Before pruning",
-                                       elem_id="label-before")      # updates leave the hint until a drawing
+                                       elem_id="label-before", min_width=140)   # the hint until a drawing
                 d["after"] = gr.Label(handlers.BLANK_HINT, num_top_classes=3, label="After pruning",
-                                      elem_id="label-after")
+                                      elem_id="label-after", min_width=140)
+            d["seen"] = gr.HTML(views.seen_digit(None), elem_id="sketch-seen")
     gr.Markdown("### Real test digits\nPredicted digit before → after pruning.")
     d["strip"] = gr.HTML(label="Test digits")
     d["images"] = gr.HTML("", elem_id="strip-images-holder", padding=False)     # the strip's images, once per sample
@@ -213,6 +216,8 @@ def build_demo() -> gr.Blocks:
         wire(demo, c, t, d, header)
         workshop.wire(demo, room, c)
         fairness.make_fair(demo, LINES)
+        demo.load(None, js=layout.SUMMARY_JS)   # a phone: the headline mirrored next to the amount slider
+        demo.load(None, js=layout.TABLES_JS)    # a table wider than its box: stacked, words kept whole
     for block in demo.blocks.values():      # malformed API values: the handlers' messages, not gradio's
         if isinstance(block, (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)):
             lenient(block)
