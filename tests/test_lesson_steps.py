@@ -1,6 +1,8 @@
 """The lessons' work in steps: the same numbers as the engine's one-shot calls, each step reported in words."""
 from __future__ import annotations
 
+import contextvars
+import threading
 from dataclasses import asdict
 
 from pruning import PruneConfig
@@ -37,3 +39,14 @@ def test_quantize_in_steps_measures_what_the_one_shot_grid_measures(small_eval):
     assert fractions == sorted(fractions) and len(fractions) == 3 + 4 + 4 * 2 + 1 and fractions[-1] == 1.0
     assert progress.calls[0] == (0.0, "quantizing the dense model to int8")
     assert "timing pruned · int8, round 2 of 2" in [d for _, d in progress.calls]
+
+
+def test_a_report_made_in_the_request_reaches_it_from_the_background_thread():
+    event = contextvars.ContextVar("event")           # Gradio's progress finds its event like this
+    event.set("the request's event")
+    seen: list = []
+    told = lesson_steps.from_any_thread(lambda fraction, message: seen.append((event.get(None), fraction, message)))
+    worker = threading.Thread(target=told, args=(0.5, "layer fc1"))
+    worker.start()
+    worker.join()
+    assert seen == [("the request's event", 0.5, "layer fc1")]

@@ -1,6 +1,7 @@
 """The lessons' long work in steps the page can follow: each step reported as it starts (done / total, what)."""
 from __future__ import annotations
 
+import contextvars
 from typing import Callable
 
 import torch
@@ -17,6 +18,16 @@ from pruning.sensitivity import DEFAULT_AMOUNTS, Sensitivity, layer_sensitivity
 Report = Callable[[float, str], None]
 CELL_NAMES = {"dense_fp32": "dense · fp32", "dense_int8": "dense · int8", "pruned_fp32": "pruned · fp32",
               "pruned_int8": "pruned · int8"}
+
+
+def from_any_thread(report: Report) -> Report:
+    """`report`, callable from the background thread: Gradio's progress finds its event through context
+    variables, which a worker thread does not inherit (without this every step after the first is lost)."""
+    context = contextvars.copy_context()
+
+    def told(fraction: float, message: str) -> None:
+        context.run(report, fraction, message)
+    return told
 
 
 def scan_in_steps(config: PruneConfig, eval_set: DigitSet, report: Report) -> Sensitivity:

@@ -14,7 +14,7 @@ from pruning.sensitivity import Sensitivity, compare_allocation
 from pruning.size import sparse_size
 from ui import lesson_views as lv
 from ui.glossary import term
-from ui.lesson_steps import quantize_in_steps, scan_in_steps
+from ui.lesson_steps import from_any_thread, quantize_in_steps, scan_in_steps
 from ui.stamp import stamp
 from ui.environment import scratch_dir
 from ui.handlers import current_result, existing_session
@@ -80,7 +80,7 @@ def _scan_config(result) -> PruneConfig:
 def scan_layers(request: gr.Request | None = None, progress=gr.Progress()) -> str:
     """Accuracy vs amount with one layer pruned at a time, for the current model and method."""
     result = current_result(request)
-    report = budgeted(progress, hint="the server is busy, try again in a while.")
+    report = from_any_thread(budgeted(progress, hint="the server is busy, try again in a while."))
     report(0.0, "waiting for the server's measuring queue")
     with user_errors():
         scan = run_in_background(_scan, _scan_config(result), report)
@@ -91,7 +91,7 @@ def allocate_layers(target: Any, request: gr.Request | None = None, progress=gr.
     """Per-layer amounts for a target sparsity from the scan, measured beside local and global."""
     result = current_result(request)
     config = _scan_config(result)
-    report = budgeted(progress, hint="the server is busy, try again in a while.")
+    report = from_any_thread(budgeted(progress, hint="the server is busy, try again in a while."))
     report(0.0, "waiting for the server's measuring queue")
     with user_errors():
         scan = run_in_background(_scan, config, report)
@@ -104,7 +104,7 @@ def allocate_layers(target: Any, request: gr.Request | None = None, progress=gr.
 def quantize(request: gr.Request | None = None, progress=gr.Progress()) -> str:
     """The 2x2 grid dense/pruned x fp32/int8 for the current setting, and the lesson of order."""
     config = current_result(request).config
-    report = budgeted(progress, hint="the server is busy, try again in a while.")
+    report = from_any_thread(budgeted(progress, hint="the server is busy, try again in a while."))
     report(0.0, "waiting for the server's measuring queue")
     with user_errors():
         grid = run_in_background(quantize_in_steps, config, eval_set(), QUANTIZE_REPEATS, report)
