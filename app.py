@@ -54,11 +54,11 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
                            elem_id="setting-link", buttons=["copy"])
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
     with gr.Accordion("Advanced", open=False) as c["advanced"]:
-        c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)")
+        c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)", elem_id="per-type")
         c["conv_amount"] = gr.Slider(0, 0.99, value=0.2, step=0.01, label="Conv layers amount", interactive=False,
-                                     info=advanced.TYPE_SLIDERS_OFF)
+                                     elem_id="conv-amount", info=advanced.TYPE_SLIDERS_OFF)
         c["linear_amount"] = gr.Slider(0, 0.99, value=0.4, step=0.01, label="Linear layers amount",
-                                       interactive=False, info=advanced.TYPE_SLIDERS_OFF)
+                                       interactive=False, elem_id="linear-amount", info=advanced.TYPE_SLIDERS_OFF)
         c["layer_types"] = gr.CheckboxGroup(["conv", "linear"], value=["conv", "linear"],
                                             label="Layer types to prune")
         c["norm"] = gr.Radio(["L1", "L2"], value="L1", label="Filter ranking norm (structured methods)",
@@ -67,11 +67,11 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
                               visible=False)
         c["layer_amounts"] = gr.Textbox("", label="Amount per layer, by name (local scope; overrides the sliders)",
                                         placeholder="e.g. conv1=0.1, fc1=0.8", max_lines=1,
-                                        info="press Enter to apply")
+                                        info="press Enter to apply", elem_id="layer-amounts")
         c["calibration_size"] = gr.Slider(16, 1024, value=256, step=16, label="Calibration digits: how many "
                                           "training digits score the weights (gradient, taylor, activation)")
         c["seed"] = gr.Number(0, precision=0, minimum=0, label="Random seed")
-    c["glossary"] = gr.HTML(glossary.glossary_html(), padding=False)
+    c["glossary"] = gr.HTML(glossary.glossary_html() + f"<style>{advanced.CSS}</style>", padding=False)
     return c
 
 

@@ -10,6 +10,8 @@ from ui.inputs import layer_amounts
 
 TYPE_SLIDERS_OFF = "Off: tick “Separate amounts per layer type” and pick local scope to use it."
 TYPE_SLIDERS_ON = "Used: this layer type loses this amount (local scope)."
+# a switched-off slider looks switched off (Gradio only disables its inputs)
+CSS = "#controls .block:has(input[type=range]:disabled){opacity:.45;filter:grayscale(1)}"
 
 
 def type_sliders(per_type: Any, scope: Any) -> tuple[dict, dict]:

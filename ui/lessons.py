@@ -145,8 +145,8 @@ def changes_section() -> dict:
     """In the Result tab: a button that shows what changed, with the filter and page of changed digits."""
     w = {}
     with gr.Accordion("What changed: per class, confusions, every changed digit", open=False):
-        w["button"] = gr.Button("Show what changed", size="sm")
-        w["summary"] = gr.Markdown()
+        w["button"] = gr.Button("Show what changed", size="sm", elem_id="changes-button")
+        w["summary"] = gr.Markdown(elem_id="changes-summary")
         w["per_class"] = gr.Markdown()
         w["confusion"] = gr.HTML()
         with gr.Row():
@@ -164,20 +164,21 @@ def lesson_tabs() -> dict:
         gr.Markdown("Which layers can lose how much? Each layer pruned alone with the current method "
                     "(amounts 10–90%), accuracy on the evaluation set. Then **allocate**: per-layer amounts that "
                     "reach a target sparsity with the least predicted loss, measured beside local and global.")
-        w["scan_button"] = gr.Button("Scan layers", variant="primary")
-        w["scan_plot"] = gr.HTML()
+        w["scan_button"] = gr.Button("Scan layers", variant="primary", elem_id="scan-button")
+        w["scan_plot"] = gr.HTML(elem_id="scan-plot")
         w["target"] = gr.Slider(0.1, 0.85, value=0.7, step=0.05, label="Target sparsity of the pruned layers")
-        w["allocate_button"] = gr.Button("Allocate and compare")
+        w["allocate_button"] = gr.Button("Allocate and compare", elem_id="allocate-button")
         w["allocation"] = gr.Markdown()
-        w["allocated"] = gr.Textbox(label="Allocated amount per layer", interactive=False, buttons=["copy"])
+        w["allocated"] = gr.Textbox(label="Allocated amount per layer", interactive=False, buttons=["copy"],
+                                    elem_id="allocated")
         w["copy_button"] = gr.Button("Copy into Advanced (switches to local scope)", size="sm",
                                      elem_id="copy-into-advanced")
         w["copy_note"] = gr.Markdown(elem_id="copy-note")
     with gr.Tab("Quantize"):
         gr.Markdown("Does pruning compose with int8 quantization, and in which order? The current setting, dense "
                     "and pruned, in fp32 and int8: accuracy, file size and CPU time over the evaluation set.")
-        w["quantize_button"] = gr.Button("Measure prune × quantize", variant="primary")
-        w["quantize_text"] = gr.Markdown()
+        w["quantize_button"] = gr.Button("Measure prune × quantize", variant="primary", elem_id="quantize-button")
+        w["quantize_text"] = gr.Markdown(elem_id="quantize-text")
     with gr.Tab("Compare"):
         gr.Markdown("Pin results to compare them side by side (up to 8 per session); download them as CSV.")
         with gr.Row():
