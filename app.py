@@ -54,7 +54,8 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
                            elem_id="setting-link", buttons=["copy"])
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
     with gr.Accordion("Advanced", open=False) as c["advanced"]:
-        c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)", elem_id="per-type")
+        c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)", elem_id="per-type",
+                                    interactive=False, info=advanced.PER_TYPE_OFF)
         c["conv_amount"] = gr.Slider(0, 0.99, value=0.2, step=0.01, label="Conv layers amount", interactive=False,
                                      elem_id="conv-amount", info=advanced.TYPE_SLIDERS_OFF)
         c["linear_amount"] = gr.Slider(0, 0.99, value=0.4, step=0.01, label="Linear layers amount",

@@ -8,8 +8,9 @@ from tests.ui_helpers import run
 def test_the_type_sliders_are_live_only_with_per_type_amounts_under_local_scope():
     for per_type, scope, live in ((False, "global", False), (False, "local", False), (True, "global", False),
                                   (True, "local", True)):
-        conv, linear = advanced.type_sliders(per_type, scope)
+        checkbox, conv, linear = advanced.type_sliders(per_type, scope)
         assert conv["interactive"] is live and linear["interactive"] is live
+        assert checkbox["interactive"] is (scope == "local")              # global refuses per-type amounts
         assert conv["info"] == (advanced.TYPE_SLIDERS_ON if live else advanced.TYPE_SLIDERS_OFF)
 
 

@@ -9,17 +9,22 @@ from ui import handlers
 from ui.inputs import layer_amounts
 
 TYPE_SLIDERS_OFF = "Off: tick “Separate amounts per layer type” and pick local scope to use it."
+PER_TYPE_OFF = "Needs local scope: pick local above to use it."
 TYPE_SLIDERS_ON = "Used: this layer type loses this amount (local scope)."
 # a switched-off slider looks switched off (Gradio only disables its inputs)
-CSS = "#controls .block:has(input[type=range]:disabled){opacity:.45;filter:grayscale(1)}"
+CSS = ("#controls .block:has(input[type=range]:disabled),#controls .block:has(> label input[type=checkbox]:disabled)"
+       "{opacity:.45;filter:grayscale(1)}")
 
 
-def type_sliders(per_type: Any, scope: Any) -> tuple[dict, dict]:
-    """The conv and linear amount sliders: live only while per-type amounts are on under local scope
-    (otherwise the setting does not read them), each saying so."""
-    live = bool(per_type) and scope == "local"
+def type_sliders(per_type: Any, scope: Any) -> tuple[dict, dict, dict]:
+    """The per-type checkbox (live under local scope only: the engine refuses per-type amounts under
+    global) and the conv and linear amount sliders (live only while it is ticked under local scope),
+    each saying so."""
+    local = scope == "local"
+    live = bool(per_type) and local
     info = TYPE_SLIDERS_ON if live else TYPE_SLIDERS_OFF
-    return gr.update(interactive=live, info=info), gr.update(interactive=live, info=info)
+    return (gr.update(interactive=local, info=None if local else PER_TYPE_OFF),
+            gr.update(interactive=live, info=info), gr.update(interactive=live, info=info))
 
 
 def copy_into_advanced(amounts: Any, scope: Any) -> tuple:
@@ -43,7 +48,8 @@ def wire(controls: dict, lessons: dict, update: tuple[list, list]) -> None:
     """The type sliders follow per-type and scope (in the page, no queue); Copy into Advanced fills the
     controls and re-prunes with `update` = (the setting's inputs, the update's outputs)."""
     gr.on([controls["per_type"].change, controls["scope"].change], type_sliders,
-          [controls["per_type"], controls["scope"]], [controls["conv_amount"], controls["linear_amount"]],
+          [controls["per_type"], controls["scope"]],
+          [controls["per_type"], controls["conv_amount"], controls["linear_amount"]],
           queue=False, api_visibility="private")
     setting, outputs = update
     lessons["copy_button"].click(

@@ -48,7 +48,8 @@ def term(key: str, shown: str | None = None) -> str:
 CSS = """
 .pl-term{border-bottom:1px dotted currentColor;cursor:help;position:relative;outline-offset:2px}
 .pl-term-tip{display:none;position:absolute;left:0;top:1.5em;z-index:60;width:max-content;
- max-width:min(20em,80vw);padding:.45em .6em;border-radius:6px;background:#222;color:#fff;font-size:13px;
+ max-width:min(20em,80vw);padding:.45em .6em;border-radius:6px;background:var(--background-fill-primary,#fff);
+ color:var(--body-text-color,#222)!important;border:1px solid var(--border-color-primary,#ccc);font-size:13px;
  font-weight:normal;line-height:1.35;white-space:normal;text-align:left;box-shadow:0 2px 8px rgba(0,0,0,.3)}
 .pl-term:hover .pl-term-tip,.pl-term:focus .pl-term-tip,.pl-term:focus-within .pl-term-tip{display:block}
 @media (max-width:600px){.pl-term-tip{position:fixed;left:4vw;right:4vw;top:auto;bottom:12px;width:auto;
@@ -63,6 +64,6 @@ SHOWN = ("amount", "sparsity", "scope", "structured", "unstructured", "nm", "nor
 
 def glossary_html() -> str:
     """The glossary block of the controls column: its CSS (for every term on the page) and the words."""
-    words = "".join(term(key) for key in SHOWN)
+    words = " ".join(term(key) for key in SHOWN)                # spaces: the line can wrap between terms
     return (f"<style>{CSS}</style><div class=\"pl-glossary\" id=\"glossary\"><b>Words used here</b> "
             f"(hover or tap one): {words}</div>")
