@@ -11,6 +11,7 @@ def test_the_type_sliders_are_live_only_with_per_type_amounts_under_local_scope(
         checkbox, conv, linear = advanced.type_sliders(per_type, scope)
         assert conv["interactive"] is live and linear["interactive"] is live
         assert checkbox["interactive"] is (scope == "local")              # global refuses per-type amounts
+        assert checkbox["info"] == (advanced.PER_TYPE_ON if scope == "local" else advanced.PER_TYPE_OFF)
         assert conv["info"] == (advanced.TYPE_SLIDERS_ON if live else advanced.TYPE_SLIDERS_OFF)
 
 

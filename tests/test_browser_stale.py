@@ -78,7 +78,7 @@ def stale(page, view: str) -> bool:
 
 def test_what_changed_names_its_setting_and_dims_once_the_slider_moves(page):
     press(page, "button:has-text('What changed')")
-    press(page, "#changes-button")
+    press(page, "button:has-text('Show what changed')")
     page.wait_for_selector("#changes-summary .pl-for", timeout=60_000)
     stamp = page.inner_text("#changes-summary .pl-for")
     assert stamp == "For lenet · l1_unstructured · amount 0.50 · global" and not stale(page, "#changes-summary")
@@ -91,7 +91,7 @@ def test_what_changed_names_its_setting_and_dims_once_the_slider_moves(page):
         "For lenet · l1_unstructured · amount 0.50 · global — the setting has changed: press Show what changed "
         "to update")
     shot(page, "what-changed-stale")
-    press(page, "#changes-button")                                                     # updated: current again
+    press(page, "button:has-text('Show what changed')")                                                     # updated: current again
     page.wait_for_function("() => document.querySelector('#changes-summary .pl-for').innerText.includes('0.01')",
                            timeout=60_000)
     assert not stale(page, "#changes-summary")
@@ -123,16 +123,16 @@ def _moved_past_zero(page, pattern: str) -> list[str]:
 
 
 def test_sensitivity_and_quantize_tell_each_step_as_it_goes(page, monkeypatch):
-    monkeypatch.setattr(lessons, "_scans", {})                      # a scan measured now, not kept from before
+    monkeypatch.setattr(lessons, "_scans", {}, raising=False)                      # a scan measured now, not kept from before
     page.evaluate(RECORD_PROGRESS)
     open_tab(page, "Sensitivity")
-    press(page, "#scan-button")
+    press(page, "button:has-text('Scan layers')")
     page.wait_for_selector("#scan-plot .pl-for", timeout=SLOW)
     moved = _moved_past_zero(page, r"^layer (conv2|fc1|fc2|fc3) \(\d of 5\): amounts 0\.10 to 0\.90.* - \d+\.\d%$")
     assert len(moved) >= 3, page.evaluate("() => window.seenProgress")
     assert page.inner_text("#scan-plot .pl-for") == "For lenet · l1_unstructured · amount 0.50 · global"
     open_tab(page, "Quantize")
-    press(page, "#quantize-button")
+    press(page, "button:has-text('Measure prune × quantize')")
     page.wait_for_selector("#quantize-text .pl-for", timeout=SLOW)
     moved = _moved_past_zero(page, r"^(accuracy of|timing) (dense|pruned) · (fp32|int8)")
     assert len(moved) >= 8, page.evaluate("() => window.seenProgress")
@@ -158,12 +158,12 @@ def test_a_glossary_term_shows_its_meaning_on_a_tap(page):
 def test_copy_into_advanced_under_global_switches_to_local(page):
     assert page.is_checked("#scope-radio input[value=global]")
     open_tab(page, "Sensitivity")
-    press(page, "#allocate-button")
+    press(page, "button:has-text('Allocate and compare')")
     page.wait_for_function("() => /fc1=/.test(document.querySelector('#allocated textarea, #allocated input').value)",
                            timeout=SLOW)
     allocated = page.input_value("#allocated textarea, #allocated input")
     before = page.get_attribute("#accuracy-panel", "data-setting")
-    press(page, "#copy-into-advanced")
+    press(page, "button:has-text('Copy into Advanced')")
     page.wait_for_function("s => document.querySelector('#accuracy-panel').dataset.setting !== s", arg=before,
                            timeout=60_000)
     assert page.is_checked("#scope-radio input[value=local]")

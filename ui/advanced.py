@@ -10,6 +10,7 @@ from ui.inputs import layer_amounts
 
 TYPE_SLIDERS_OFF = "Off: tick “Separate amounts per layer type” and pick local scope to use it."
 PER_TYPE_OFF = "Needs local scope: pick local above to use it."
+PER_TYPE_ON = "Tick it to give conv and linear layers the amounts below instead of the slider's."
 TYPE_SLIDERS_ON = "Used: this layer type loses this amount (local scope)."
 # a switched-off slider looks switched off (Gradio only disables its inputs)
 CSS = ("#controls .block:has(input[type=range]:disabled),#controls .block:has(> label input[type=checkbox]:disabled)"
@@ -23,7 +24,7 @@ def type_sliders(per_type: Any, scope: Any) -> tuple[dict, dict, dict]:
     local = scope == "local"
     live = bool(per_type) and local
     info = TYPE_SLIDERS_ON if live else TYPE_SLIDERS_OFF
-    return (gr.update(interactive=local, info=None if local else PER_TYPE_OFF),
+    return (gr.update(interactive=local, info=PER_TYPE_ON if local else PER_TYPE_OFF),
             gr.update(interactive=live, info=info), gr.update(interactive=live, info=info))
 
 
