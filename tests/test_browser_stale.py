@@ -37,7 +37,7 @@ def page(request, server_url):
         page = context.new_page()
         page.screen = request.param
         page.goto(server_url)
-        page.wait_for_selector("#accuracy-panel[data-setting]", timeout=60_000)
+        page.wait_for_selector("#accuracy-panel", timeout=60_000)
         yield page
 
 
@@ -99,8 +99,8 @@ def test_what_changed_names_its_setting_and_dims_once_the_slider_moves(page):
 
 def test_the_type_sliders_are_off_until_per_type_amounts_under_local_scope(page):
     press(page, "button:has-text('Advanced')")
-    disabled = lambda: [page.locator(f"#{s} input[type=range]").is_disabled()         # noqa: E731
-                        for s in ("conv-amount", "linear-amount")]
+    disabled = lambda: [page.locator(f"input[aria-label='range slider for {s} layers amount']").is_disabled()  # noqa: E731
+                        for s in ("Conv", "Linear")]
     assert disabled() == [True, True]
     assert "Off:" in page.inner_text("#conv-amount")
     assert float(page.evaluate("() => getComputedStyle(document.querySelector('#conv-amount')).opacity")) < 0.6
