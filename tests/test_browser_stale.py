@@ -57,8 +57,10 @@ def open_tab(page, name: str) -> None:
     tab.first.tap() if page.screen == "phone" else tab.first.click()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, view: str | None = None) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    if view:
+        page.locator(view).first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"{name}-{page.screen}.png"))
 
 
@@ -90,7 +92,7 @@ def test_what_changed_names_its_setting_and_dims_once_the_slider_moves(page):
     assert page.inner_text("#changes-summary .pl-for") == (
         "For lenet · l1_unstructured · amount 0.50 · global — the setting has changed: press Show what changed "
         "to update")
-    shot(page, "what-changed-stale")
+    shot(page, "what-changed-stale", "#changes-summary")
     press(page, "button:has-text('Show what changed')")                                                     # updated: current again
     page.wait_for_function("() => document.querySelector('#changes-summary .pl-for').innerText.includes('0.01')",
                            timeout=60_000)
