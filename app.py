@@ -16,8 +16,8 @@ from PIL import Image  # noqa: E402
 from pruning import finetune as tuning, grid, iterative, list_methods, runtime  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from ui import fairness, guard, handlers, lessons, links, papers, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
-from ui import layout  # noqa: E402
+from ui import advanced, fairness, glossary, guard, handlers, lessons, links, papers  # noqa: E402
+from ui import layout, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.curves import CURVES_JS  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
@@ -62,20 +62,26 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
     c["packed"] = gr.Textbox(visible=False, elem_id="setting-packed")          # the setting, packed by the page
     c["api_update"] = gr.Button(visible=False, elem_id="api-update")          # /update's trigger: the API only
-    with gr.Accordion("Advanced", open=False):
-        c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)")
-        c["conv_amount"] = gr.Slider(0, 0.99, value=0.2, step=0.01, label="Conv layers amount")
-        c["linear_amount"] = gr.Slider(0, 0.99, value=0.4, step=0.01, label="Linear layers amount")
+    with gr.Accordion("Advanced", open=False) as c["advanced"]:
+        c["per_type"] = gr.Checkbox(False, label="Separate amounts per layer type (local scope)", elem_id="per-type",
+                                    interactive=False, info=advanced.PER_TYPE_OFF)
+        c["conv_amount"] = gr.Slider(0, 0.99, value=0.2, step=0.01, label="Conv layers amount", interactive=False,
+                                     elem_id="conv-amount", info=advanced.TYPE_SLIDERS_OFF)
+        c["linear_amount"] = gr.Slider(0, 0.99, value=0.4, step=0.01, label="Linear layers amount",
+                                       interactive=False, elem_id="linear-amount", info=advanced.TYPE_SLIDERS_OFF)
         c["layer_types"] = gr.CheckboxGroup(["conv", "linear"], value=["conv", "linear"],
                                             label="Layer types to prune")
-        c["norm"] = gr.Radio(["L1", "L2"], value="L1", label="Norm (ln_structured)")
+        c["norm"] = gr.Radio(["L1", "L2"], value="L1", label="Filter ranking norm (structured methods)",
+                             info="how ln_structured scores a filter/neuron: L1 sum of |w|, L2 root of squares")
         c["nm"] = gr.Dropdown(list(links.NM_PATTERNS), value="2:4", label="N:M pattern (keep N of every M weights)",
                               visible=False)
-        c["layer_amounts"] = gr.Textbox("", label="Per-layer amounts (local scope), e.g. conv1=0.1, fc1=0.8",
-                                        placeholder="layer=amount, ...", max_lines=1)
-        c["calibration_size"] = gr.Slider(16, 1024, value=256, step=16,
-                                          label="Calibration digits (gradient, taylor, activation)")
+        c["layer_amounts"] = gr.Textbox("", label="Amount per layer, by name (local scope; overrides the sliders)",
+                                        placeholder="e.g. conv1=0.1, fc1=0.8", max_lines=1,
+                                        info="press Enter to apply", elem_id="layer-amounts")
+        c["calibration_size"] = gr.Slider(16, 1024, value=256, step=16, label="Calibration digits: how many "
+                                          "training digits score the weights (gradient, taylor, activation)")
         c["seed"] = gr.Number(0, precision=0, minimum=0, label="Random seed")
+    c["glossary"] = gr.HTML(glossary.glossary_html() + f"<style>{advanced.CSS}</style>", padding=False)
     return c
 
 
@@ -195,6 +201,7 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     t["export_button"].click(tabs.export, t["use_finetuned"], [t["export_file"], t["export_text"]],
                              api_name="export")
     lessons.wire_lessons(t["changes"], t["lessons"], HEAVY)
+    advanced.wire(c, t["lessons"], (setting, outputs))       # live type sliders; Copy into Advanced
     papers.wire_papers(t["papers"], TRAINING)                 # training runs: the training queue
 
 

@@ -12,7 +12,7 @@ from models import get_model_entry
 from pruning import PruneConfig, PruneResult, get_method, load_pretrained, runtime, shared
 from pruning.evaluate import probabilities
 from pruning.sketch import SketchError, preprocess_sketch
-from ui import links, preview, views
+from ui import glossary, links, preview, views
 from ui.drawpad import pad_image
 from ui.inputs import build_config, shorten, user_errors
 from ui.resources import eval_set, eval_set_and_note, grid_filler, model_status, store
@@ -177,12 +177,23 @@ def method_help(method: str):
         entry = get_method(method)
     except ValueError:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    tags = ["structured: removes whole filters/neurons" if entry.structured else "unstructured: single weights"]
-    if entry.data_driven:
-        tags.append("uses calibration digits")
-    text = f"{entry.description} _({'; '.join(tags)})_"
+    text = f"{entry.description} _({'; '.join(method_tags(entry))})_"
     return (text, gr.update(visible=entry.uses_amount), gr.update(visible=entry.uses_threshold),
             gr.update(visible="nm" in entry.settings))
+
+
+def method_tags(entry) -> list[str]:
+    """What kind of method it is, in glossary terms. N:M is semi-structured (the engine's registry files it
+    under structured=False, since it masks single weights; the page names the pattern)."""
+    if "nm" in entry.settings:
+        tags = [f"{glossary.term('nm', 'semi-structured')}: N of every M weights"]
+    elif entry.structured:
+        tags = [f"{glossary.term('structured')}: removes whole filters/neurons"]
+    else:
+        tags = [f"{glossary.term('unstructured')}: single weights"]
+    if entry.data_driven:
+        tags.append(f"uses {glossary.term('calibration')}")
+    return tags
 
 
 def model_help(model: str) -> str:

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+import threading
 from typing import Any
 
 import gradio as gr
 
 from pruning import PruneConfig
 from pruning.changes import FILTERS, what_changed
-from pruning.quantize import prune_quantize_grid
 from pruning.runtime import run_in_background
-from pruning.sensitivity import compare_allocation, layer_sensitivity
+from pruning.sensitivity import Sensitivity, compare_allocation
 from pruning.size import sparse_size
 from ui import lesson_views as lv
+from ui.glossary import term
+from ui.lesson_steps import from_any_thread, quantize_in_steps, scan_in_steps
+from ui.stamp import stamp
 from ui.environment import scratch_dir
 from ui.handlers import current_result, existing_session
 from ui.inputs import number, user_errors, whole
@@ -22,6 +24,20 @@ from ui.tabs import budgeted
 
 MAX_PINNED = 8
 PAGE_SIZE = 24
+MAX_SCANS = 16                  # sensitivity scans kept (shared by every session)
+QUANTIZE_REPEATS = 3
+FILTER_LABELS = {"all": "any change", "became_wrong": "became wrong (right → wrong)",
+                 "became_right": "became right (wrong → right)"}
+# Markdown views with a stamp: the sanitizer would drop its data-setting (and `hidden`); their text is all
+# made here from engine numbers and registered names, never from what a user typed
+STAMPED = dict(sanitize_html=False)
+_scans: dict[PruneConfig, Sensitivity] = {}
+_scans_lock = threading.Lock()
+
+
+def quiet_stamp(config: PruneConfig, again: str) -> str:
+    """The stamp, not shown: a view beside a stamped one is dimmed with it (one visible line per view)."""
+    return f'<div hidden>{stamp(config, again)}</div>'
 
 
 def show_changes(filter_name: Any, page: Any, request: gr.Request | None = None):
@@ -35,16 +51,27 @@ def show_changes(filter_name: Any, page: Any, request: gr.Request | None = None)
     page = whole(page)
     page = min(max(1, page), pages) if isinstance(page, int) else 1        # past the end: the last page
     shown = changes.page(filter_name, page, PAGE_SIZE)
-    summary = (f"{counts['all']:,} of {len(eval_set()):,} predictions changed: {counts['became_wrong']:,} became "
-               f"wrong, {counts['became_right']:,} became right.")
-    return (summary, lv.per_class_table(changes), lv.confusion_html(changes), lv.changed_gallery(shown, eval_set()),
-            gr.update(maximum=max(1, shown.pages), value=shown.page))
+    again = "press Show what changed"
+    summary = (f"{counts['all']:,} of {len(eval_set()):,} predictions changed: {counts['became_wrong']:,} "
+               f"{term('became_wrong')}, {counts['became_right']:,} {term('became_right')}."
+               f"\n\n{stamp(result.config, again)}")
+    quiet = quiet_stamp(result.config, again)
+    return (summary, f"{lv.per_class_table(changes)}\n\n{quiet}", lv.confusion_html(changes) + quiet,
+            lv.changed_gallery(shown, eval_set()) + quiet, gr.update(maximum=max(1, shown.pages), value=shown.page))
 
 
-@lru_cache(maxsize=16)
-def _scan(config: PruneConfig):
-    """The sensitivity scan of a setting's method and fixed settings (shared by every session)."""
-    return layer_sensitivity(config, eval_set())
+def _scan(config: PruneConfig, report) -> Sensitivity:
+    """The sensitivity scan of a setting's method and fixed settings (kept, shared by every session),
+    reporting each layer as it starts when it is measured now."""
+    with _scans_lock:
+        found = _scans.get(config)
+    if found is None:
+        found = scan_in_steps(config, eval_set(), report)
+        with _scans_lock:
+            _scans[config] = found
+            while len(_scans) > MAX_SCANS:
+                _scans.pop(next(iter(_scans)))
+    return found
 
 
 def _scan_config(result) -> PruneConfig:
@@ -55,29 +82,36 @@ def _scan_config(result) -> PruneConfig:
 
 def scan_layers(request: gr.Request | None = None, progress=gr.Progress()) -> str:
     """Accuracy vs amount with one layer pruned at a time, for the current model and method."""
-    config = _scan_config(current_result(request))
-    report = budgeted(progress, hint="the server is busy, try again in a while.")
-    report(0.0, "scanning the layers one by one")
+    result = current_result(request)
+    report = from_any_thread(budgeted(progress, hint="the server is busy, try again in a while."))
+    report(0.0, "waiting for the server's measuring queue")
     with user_errors():
-        return lv.sensitivity_html(run_in_background(_scan, config))
+        scan = run_in_background(_scan, _scan_config(result), report)
+    return lv.sensitivity_html(scan) + stamp(result.config, "press Scan layers")
 
 
 def allocate_layers(target: Any, request: gr.Request | None = None, progress=gr.Progress()):
     """Per-layer amounts for a target sparsity from the scan, measured beside local and global."""
-    config = _scan_config(current_result(request))
+    result = current_result(request)
+    config = _scan_config(result)
+    report = from_any_thread(budgeted(progress, hint="the server is busy, try again in a while."))
+    report(0.0, "waiting for the server's measuring queue")
     with user_errors():
-        scan = run_in_background(_scan, config)
+        scan = run_in_background(_scan, config, report)
+        report(0.95, "pruning with the allocated amounts, then local and global at the same sparsity")
         comparison = run_in_background(compare_allocation, config, scan, number(target), eval_set())
     amounts = ", ".join(f"{n}={a:g}" for n, a in comparison.allocated.config.layer_amounts)
-    return lv.allocation_table(comparison), amounts
+    return f"{lv.allocation_table(comparison)}\n\n{stamp(result.config, 'press Allocate and compare')}", amounts
 
 
 def quantize(request: gr.Request | None = None, progress=gr.Progress()) -> str:
     """The 2x2 grid dense/pruned x fp32/int8 for the current setting, and the lesson of order."""
     config = current_result(request).config
-    budgeted(progress, hint="the server is busy, try again in a while.")(0.0, "quantizing and timing 4 models")
+    report = from_any_thread(budgeted(progress, hint="the server is busy, try again in a while."))
+    report(0.0, "waiting for the server's measuring queue")
     with user_errors():
-        return lv.quantize_table(run_in_background(prune_quantize_grid, config.model, config, eval_set(), repeats=3))
+        grid = run_in_background(quantize_in_steps, config, eval_set(), QUANTIZE_REPEATS, report)
+    return f"{lv.quantize_table(grid)}\n\n{stamp(config, 'press Measure prune × quantize')}"
 
 
 def pin(request: gr.Request | None = None):
@@ -87,7 +121,9 @@ def pin(request: gr.Request | None = None):
     file_bytes = sparse_size(result.model).zlib_bytes
     if not any(p.config == result.config for p, _ in session.pinned):
         session.pinned = (session.pinned + [(result, file_bytes)])[-MAX_PINNED:]
-    return lv.pinned_table(lv.pinned_rows(session.pinned))
+    newest = next(i for i, (p, _) in enumerate(session.pinned, start=1) if p.config == result.config)
+    return (f"{lv.pinned_table(lv.pinned_rows(session.pinned))}\n\nRow {newest} is this one:"
+            f"\n{stamp(result.config, 'press 📌 Pin')}")
 
 
 def clear_pins(request: gr.Request | None = None):
@@ -112,12 +148,13 @@ def changes_section() -> dict:
     """In the Result tab: a button that shows what changed, with the filter and page of changed digits."""
     w = {}
     with gr.Accordion("What changed: per class, confusions, every changed digit", open=False):
-        w["button"] = gr.Button("Show what changed", size="sm")
-        w["summary"] = gr.Markdown()
-        w["per_class"] = gr.Markdown()
+        w["button"] = gr.Button("Show what changed", size="sm", elem_id="changes-button")
+        w["summary"] = gr.Markdown(elem_id="changes-summary", **STAMPED)
+        w["per_class"] = gr.Markdown(**STAMPED)
         w["confusion"] = gr.HTML()
         with gr.Row():
-            w["filter"] = gr.Radio(list(FILTERS), value="became_wrong", label="Changed digits")
+            w["filter"] = gr.Radio([(FILTER_LABELS[f], f) for f in FILTERS], value="became_wrong",
+                                   label="Changed digits")
             w["page"] = gr.Number(1, precision=0, minimum=1, label="Page")
         w["gallery"] = gr.HTML()
     return w
@@ -130,25 +167,28 @@ def lesson_tabs() -> dict:
         gr.Markdown("Which layers can lose how much? Each layer pruned alone with the current method "
                     "(amounts 10–90%), accuracy on the evaluation set. Then **allocate**: per-layer amounts that "
                     "reach a target sparsity with the least predicted loss, measured beside local and global.")
-        w["scan_button"] = gr.Button("Scan layers", variant="primary")
-        w["scan_plot"] = gr.HTML()
+        w["scan_button"] = gr.Button("Scan layers", variant="primary", elem_id="scan-button")
+        w["scan_plot"] = gr.HTML(elem_id="scan-plot")
         w["target"] = gr.Slider(0.1, 0.85, value=0.7, step=0.05, label="Target sparsity of the pruned layers")
-        w["allocate_button"] = gr.Button("Allocate and compare")
-        w["allocation"] = gr.Markdown()
-        w["allocated"] = gr.Textbox(label="Per-layer amounts (copy into Advanced → per-layer amounts)",
-                                    interactive=False, buttons=["copy"])
+        w["allocate_button"] = gr.Button("Allocate and compare", elem_id="allocate-button")
+        w["allocation"] = gr.Markdown(elem_id="allocation", **STAMPED)
+        w["allocated"] = gr.Textbox(label="Allocated amount per layer", interactive=False, buttons=["copy"],
+                                    elem_id="allocated")
+        w["copy_button"] = gr.Button("Copy into Advanced (switches to local scope)", size="sm",
+                                     elem_id="copy-into-advanced")
+        w["copy_note"] = gr.Markdown(elem_id="copy-note")
     with gr.Tab("Quantize"):
         gr.Markdown("Does pruning compose with int8 quantization, and in which order? The current setting, dense "
                     "and pruned, in fp32 and int8: accuracy, file size and CPU time over the evaluation set.")
-        w["quantize_button"] = gr.Button("Measure prune × quantize", variant="primary")
-        w["quantize_text"] = gr.Markdown()
+        w["quantize_button"] = gr.Button("Measure prune × quantize", variant="primary", elem_id="quantize-button")
+        w["quantize_text"] = gr.Markdown(elem_id="quantize-text", **STAMPED)
     with gr.Tab("Compare"):
         gr.Markdown("Pin results to compare them side by side (up to 8 per session); download them as CSV.")
         with gr.Row():
             w["pin_button"] = gr.Button("📌 Pin the current result", variant="primary")
             w["clear_button"] = gr.Button("Clear")
             w["csv_button"] = gr.Button("Download CSV")
-        w["pinned"] = gr.Markdown(lv.pinned_table([]))
+        w["pinned"] = gr.Markdown(lv.pinned_table([]), elem_id="pinned", **STAMPED)
         w["csv"] = gr.File(label="CSV", interactive=False)
     return w
 
