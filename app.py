@@ -49,7 +49,7 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
                           info="local: each layer loses the amount; global: one ranking over all layers")
     with gr.Row():
         c["copy_link"] = gr.Button("🔗 Copy link to this setting", size="sm", elem_id="copy-link")
-    c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible=True, max_lines=2,
+    c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible=False, max_lines=2,
                            elem_id="setting-link", buttons=["copy"])
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
     with gr.Accordion("Advanced", open=False):
@@ -107,6 +107,7 @@ def result_tabs() -> dict:
         with gr.Tab("Inspect"):
             t["layer"] = gr.Dropdown([], value="", label="Layer (empty: the first)", allow_custom_value=True)
             t["inspect_button"] = gr.Button("Show weights", variant="primary")
+            t["inspect_text"] = gr.Markdown()                  # the stamp: which setting the plots show
             t["histogram_plot"] = gr.Plot(label="Weight magnitudes")
             t["grid_plot"] = gr.Plot(label="Filters and masks")
         with gr.Tab("Export"):
@@ -171,8 +172,8 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     t["iterative_button"].click(tabs.run_iterative, [t["rounds"], t["round_steps"]],
                                 [t["iterative_text"], t["iterative_plot"]], api_name="iterative", **TRAINING)
     t["size_button"].click(tabs.size_and_speed, None, t["size_text"], api_name="size", **HEAVY)
-    t["inspect_button"].click(tabs.inspect_layer, t["layer"], [t["layer"], t["histogram_plot"], t["grid_plot"]],
-                              api_name="inspect")
+    t["inspect_button"].click(tabs.inspect_layer, t["layer"],
+                              [t["layer"], t["histogram_plot"], t["grid_plot"], t["inspect_text"]], api_name="inspect")
     t["export_button"].click(tabs.export, t["use_finetuned"], [t["export_file"], t["export_text"]],
                              api_name="export")
     lessons.wire_lessons(t["changes"], t["lessons"], HEAVY)
