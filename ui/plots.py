@@ -75,7 +75,7 @@ def finetune_figure(result: FinetuneResult) -> Figure:
     readable(bars, f"accuracy (sparsity {100 * result.sparsity:.1f}%)")
     steps = range(1, len(result.losses) + 1)
     window = smoothing_window(len(result.losses))
-    losses.plot(steps, result.losses, linestyle="none", marker=".", markersize=4, color=RAW_COLOR, alpha=0.3,
+    losses.plot(steps, result.losses, linestyle="none", marker=".", markersize=5, color=RAW_COLOR, alpha=0.4,
                 label="each step")
     losses.plot(steps, running_mean(result.losses, window), color=SMOOTH_COLOR, linewidth=2.5,
                 label=f"running mean ({window} steps)")
@@ -136,7 +136,7 @@ def iterative_figure(result: IterativeResult) -> Figure:
     ax.set(xlabel="pruned (%)", ylabel="accuracy (%), zoomed")
     readable(ax, f"iterative: {len(rounds)} rounds × {result.steps_per_round} steps")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=TICK_SIZE, loc="best")
+    ax.legend(fontsize=TICK_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return figure
 
 

@@ -13,7 +13,8 @@
       const stale = pending || (now !== null && now !== undefined && stamp.dataset.setting !== now);
       view(stamp).classList.toggle("pl-view-stale", stale);
       const note = stamp.querySelector(".pl-for-stale");
-      if (note) note.textContent = stale ? ` — the setting has changed: ${stamp.dataset.again} to update` : "";
+      const text = stale ? ` — the setting has changed: ${stamp.dataset.again} to update` : "";
+      if (note && note.textContent !== text) note.textContent = text;   // unchanged: no mutation, no loop
     });
   };
   const moved = (event) => {

@@ -248,7 +248,8 @@ def plain_pytorch_recipe(file_name: str) -> str:
     return "\n".join([
         "import torch",
         "import models   # Pruning Lab's models/ package: the architectures",
-        f"payload = torch.load({file_name!r}, map_location='cpu', weights_only=True)",
+        f"path = {file_name!r}",
+        "payload = torch.load(path, map_location='cpu', weights_only=True)",
         "model = models.create_model(payload['model_name'], **payload['model_args'])",
         "model.load_state_dict(payload['state_dict'])",
         "model.eval()   # inputs: see payload['input'] (MNIST digits, normalized; lenet pads to 32x32)"])
