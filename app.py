@@ -57,7 +57,7 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
                           info="local: each layer loses the amount; global: one ranking over all layers")
     with gr.Row():
         c["copy_link"] = gr.Button("🔗 Copy link to this setting", size="sm", elem_id="copy-link")
-    c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible=True, max_lines=2,
+    c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible=False, max_lines=2,
                            elem_id="setting-link", buttons=["copy"])
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
     c["packed"] = gr.Textbox(visible=False, elem_id="setting-packed")          # the setting, packed by the page
@@ -107,30 +107,31 @@ def result_tabs() -> dict:
                         "(pruned weights stay exactly zero).")
             t["steps"] = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=100, step=10, label="Steps")
             t["finetune_button"] = gr.Button("Prune + fine-tune", variant="primary")
-            t["finetune_text"] = gr.Markdown()
+            t["finetune_text"] = gr.Markdown(sanitize_html=False)
             t["finetune_plot"] = gr.Plot(label="Fine-tuning", show_label=False, elem_id="finetune-plot")
             gr.Markdown("**Iterative pruning**: k rounds of prune → fine-tune up to the amount on the left.")
             t["rounds"] = gr.Slider(1, iterative.MAX_ROUNDS, value=3, step=1, label="Rounds")
             t["round_steps"] = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=50, step=10, label="Steps per round")
             t["iterative_button"] = gr.Button("Run iterative pruning")
-            t["iterative_text"] = gr.Markdown()
+            t["iterative_text"] = gr.Markdown(sanitize_html=False)
             t["iterative_plot"] = gr.Plot(label="Rounds", show_label=False, elem_id="iterative-plot")
         with gr.Tab("Size & speed"):
             gr.Markdown("Structured methods: the pruned filters/neurons are physically removed (torch-pruning) "
                         "and dense, masked and shrunk networks are measured. Unstructured methods: file size, "
                         "dense vs sparse encodings.")
             t["size_button"] = gr.Button("Measure", variant="primary")
-            t["size_text"] = gr.Markdown()
+            t["size_text"] = gr.Markdown(sanitize_html=False)      # its stamp's data-* attributes kept
         with gr.Tab("Inspect"):
             t["layer"] = gr.Dropdown([], value="", label="Layer (empty: the first)", allow_custom_value=True)
             t["inspect_button"] = gr.Button("Show weights", variant="primary")
+            t["inspect_text"] = gr.Markdown(sanitize_html=False)  # the stamp: which setting the plots show
             t["histogram_plot"] = gr.Plot(label="Weight magnitudes", show_label=False, elem_id="histogram-plot")
             t["grid_plot"] = gr.Plot(label="Filters and masks", show_label=False, elem_id="filters-plot")
         with gr.Tab("Export"):
             t["use_finetuned"] = gr.Checkbox(False, label="Export the fine-tuned model (if any)")
             t["export_button"] = gr.Button("Export pruned model", variant="primary")
             t["export_file"] = gr.File(label="Download", interactive=False)
-            t["export_text"] = gr.Markdown()
+            t["export_text"] = gr.Markdown(sanitize_html=False)      # its stamp's data-* attributes kept
         t["lessons"] = lessons.lesson_tabs()
         t["papers"] = papers.papers_tab()
     return t
@@ -196,8 +197,8 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
     t["iterative_button"].click(tabs.run_iterative, [t["rounds"], t["round_steps"]],
                                 [t["iterative_text"], t["iterative_plot"]], api_name="iterative", **TRAINING)
     t["size_button"].click(tabs.size_and_speed, None, t["size_text"], api_name="size", **HEAVY)
-    t["inspect_button"].click(tabs.inspect_layer, t["layer"], [t["layer"], t["histogram_plot"], t["grid_plot"]],
-                              api_name="inspect")
+    t["inspect_button"].click(tabs.inspect_layer, t["layer"],
+                              [t["layer"], t["histogram_plot"], t["grid_plot"], t["inspect_text"]], api_name="inspect")
     t["export_button"].click(tabs.export, t["use_finetuned"], [t["export_file"], t["export_text"]],
                              api_name="export")
     lessons.wire_lessons(t["changes"], t["lessons"], HEAVY)

@@ -223,3 +223,41 @@ def test_pad_image_passes_data_urls_and_nothing_drawn():
 def test_pad_image_refuses_paths_and_other_values(value):
     with pytest.raises(SketchError, match="data:image/png"):
         pad_image(value)
+
+
+# --- an unreadable drawing: the reason in the page's own "what the model sees" panel -----------------
+
+def huge_png_url(side: int = 9000) -> str:
+    """A valid, well-compressed PNG data URL of a blank side x side image (small to send, huge to decode)."""
+    import base64
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("1", (side, side), 1).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.mark.parametrize("value, reason", [
+    (lambda: huge_png_url(), "image too large (9000x9000 pixels"),
+    (lambda: "data:image/png;base64," + "A" * (5 << 20), "image data too large"),
+    (lambda: "data:image/png;base64,bm90IGFuIGltYWdl", "not a readable image file"),
+    (lambda: "/etc/passwd", "the drawing pad sends a data:image/png;base64 URL"),
+])
+def test_an_unreadable_drawing_is_explained_in_the_panel_not_only_a_toast(value, reason):
+    from tests.ui_helpers import run
+    from ui import handlers
+    page = run()
+    with pytest.warns(UserWarning, match="Could not read the drawing"):
+        seen, before, after = handlers.draw(value(), page["request"])
+    assert "What the model sees" in seen and "<img" not in seen
+    assert f"Could not read the drawing: {reason}" in seen and "draw again" in seen
+    assert before == handlers.BLANK_HINT == after
+    assert len(seen) < 1000                                          # the bad value is not echoed back
+
+
+def test_nothing_drawn_keeps_the_quiet_placeholder():
+    from ui import handlers, views
+    from tests.ui_helpers import run
+    seen, *_ = handlers.draw("", run()["request"])
+    assert seen == views.seen_digit(None) and "Could not read" not in seen

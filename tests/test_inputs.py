@@ -41,3 +41,13 @@ def test_per_layer_amounts_need_the_local_scope_and_known_layers():
 
 def test_long_messages_are_shortened():
     assert len(shorten("x" * 10_000)) == 300 and shorten("short") == "short"
+
+
+@pytest.mark.parametrize("text", ["conv1=0.1,conv1=0.2", "conv1=0.1; fc1=0.5; conv1 = 0.1"])
+def test_a_layer_named_twice_is_refused_not_overwritten(text):
+    with pytest.raises(gr.Error, match="name layer conv1 twice") as refused:
+        layer_amounts(text)
+    assert "give each layer one amount" in str(refused.value)
+    with pytest.raises(gr.Error, match="twice"):
+        build_config(*SETTING, "2:4", text)
+    assert layer_amounts({"conv1": 0.1}) == {"conv1": 0.1}           # a dict cannot name a layer twice

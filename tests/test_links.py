@@ -13,7 +13,7 @@ SETTING = dict(model="lenet", method="ln_structured", amount=0.6, threshold=0.05
 
 
 def test_a_link_gives_back_the_setting_it_was_made_from():
-    query = link_for(*[SETTING[name] for name in CONTROLS])
+    query = link_for(*[SETTING[name] for name in CONTROLS])["value"]
     values, notes = read_link(dict(parse_qsl(query.lstrip("?"))))
     assert notes == [] and values == SETTING
 
@@ -47,3 +47,16 @@ def test_per_type_amounts_in_a_link_switch_per_type_on():
 
 def test_the_query_names_every_control():
     assert set(dict(parse_qsl(link_query(SETTING)))) == set(CONTROLS)
+
+
+def test_the_link_box_is_shown_only_once_it_holds_a_link():
+    import app
+    box = app.demo.blocks[next(i for i, b in app.demo.blocks.items() if b.elem_id == "setting-link")]
+    assert box.visible is False                                   # no empty box on a fresh page
+    made = link_for(*[SETTING[name] for name in CONTROLS])
+    assert made["visible"] is True and made["value"].startswith("?model=lenet")
+
+
+def test_a_link_naming_a_layer_twice_is_ignored_with_a_note():
+    values, notes = read_link({"layer_amounts": "conv1=0.1,conv1=0.2", "amount": "0.3"})
+    assert values == {"amount": 0.3} and notes == ["layer_amounts=conv1=0.1,conv1=0.2 ignored (names a layer twice)"]

@@ -90,11 +90,63 @@ def test_export_of_the_fine_tuned_model_only_for_its_own_setting(heldout):
 
 def test_inspect_layer_gives_histogram_and_filter_grid():
     request = run(model="lenet")["request"]
-    choices, histogram, grid = tabs.inspect_layer("conv2", request)
+    choices, histogram, grid, stamp = tabs.inspect_layer("conv2", request)
     assert choices["value"] == "conv2" and choices["choices"] == layer_names(load_pretrained("lenet")[0])
     assert "fc3" in choices["choices"] and histogram is not None and grid is not None
+    assert 'class="pl-for"' in stamp and '<span class="pl-for-again">press Show weights</span>' in stamp
     choices, *_ = tabs.inspect_layer("no-such-layer", request)          # an unknown layer: the first one
     assert choices["value"] == choices["choices"][0]
+
+
+def stamp_of(text: str) -> tuple[str, str, str]:
+    """(setting id, what to press, the visible line) of a tab's stamp."""
+    found = re.search(r'<p class="pl-for pl-set-(\w+)">(.*?)<span class="pl-for-again">([^<]+)</span>', text)
+    assert found is not None, f"no stamp in {text[:200]!r}"
+    setting, line, again = found.groups()
+    return setting, again, line
+
+
+def test_every_tab_made_for_one_setting_names_it_in_its_stamp():
+    page = run(model="mlp", amount=0.7)
+    request, config = page["request"], handlers.current_result(page["request"]).config
+    panel_setting = re.search(r'data-setting="(\w+)"', page["accuracy"]).group(1)
+    texts = {"press Prune + fine-tune": tabs.run_finetune(10, request, NoProgress())[0],
+             "press Run iterative pruning": tabs.run_iterative(1, 10, request, NoProgress())[0],
+             "press Measure": tabs.size_and_speed(request, NoProgress()),
+             "press Show weights": tabs.inspect_layer(None, request)[3],
+             "press Export pruned model": tabs.export(False, request)[1]}
+    for again, text in texts.items():
+        setting, said, line = stamp_of(text)
+        assert (setting, said) == (panel_setting, again)             # the page's current setting: not dimmed
+        assert line == "For mlp · l1_unstructured · amount 0.70 · global"
+    other = run(request, model="mlp", amount=0.6)["accuracy"]        # the setting moves on: the stamps differ
+    assert re.search(r'data-setting="(\w+)"', other).group(1) != panel_setting
+    assert "Loss plot: faint dots" in texts["press Prune + fine-tune"]
+    assert "Plot's accuracy axis:" in texts["press Run iterative pruning"]
+
+
+def test_a_fine_tuned_export_is_named_so_and_says_so(tmp_path, monkeypatch):
+    page = run(model="mlp", amount=0.7)
+    path, note = tabs.export(False, page["request"])
+    assert "-0.70-pruned-" in Path(path).name and "finetuned" not in Path(path).name
+    assert "Wrote the pruned model" in note
+    tabs.run_finetune(10, page["request"], NoProgress())
+    path, note = tabs.export(True, page["request"])
+    assert Path(path).name.startswith("mlp-l1_unstructured-global-0.70-finetuned-")
+    assert "Wrote the pruned and then fine-tuned model" in note and Path(path).name in note
+    recipe = re.search(r"```python\n(.*?)\n```", note, re.S).group(1)   # the inline recipe loads the file
+    monkeypatch.chdir(Path(path).parent)
+    namespace = {}
+    exec(recipe, namespace)
+    tuned = handlers.SESSIONS.peek(page["request"].session_hash).finetuned
+    assert torch.equal(predictions(namespace["model"], "mlp", eval_set()), predictions(tuned.model, "mlp", eval_set()))
+
+
+@pytest.mark.parametrize("method, part", [("threshold", "-t0.05-pruned-1000.pt"),
+                                          ("nm_semi_structured", "-2of4-pruned-1000.pt")])
+def test_export_names_of_settings_without_an_amount(method, part):
+    config = PruneConfig(model="lenet", method=method)
+    assert tabs.export_name(config, finetuned=False, now=1.0) == f"lenet-{method}-{config.scope}{part}"
 
 
 def curve_panels(html: str) -> dict[str, str]:

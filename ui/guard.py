@@ -16,7 +16,8 @@ Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 JOIN_PATH, UPLOAD_PATH = "/gradio_api/queue/join", "/gradio_api/upload"
 TOKEN_COOKIE = "pruning_lab_token"
-MAX_JOIN_BYTES = 1 << 20        # a queue request carries settings and file references, never images
+MAX_BODY_BYTES = 1 << 20        # a request carries settings and file references; files go to UPLOAD_PATH
+TOO_LARGE = f"Request too large: at most {MAX_BODY_BYTES >> 20} MB (a drawing is a few KB; files go by upload)."
 
 
 @dataclass
@@ -102,21 +103,27 @@ class RoomGuard:
                 length = headers.get("content-length")
                 refusal = self.uploads.admit(address, int(length) if length and length.isdigit() else None)
                 refusal = refusal and (413, refusal)
-            elif scope["path"].endswith(JOIN_PATH) and self.queue is not None:
-                return await self._join(scope, receive, _with_cookie(send, self.token) if set_cookie else send,
-                                        address)
+            else:                      # every other route (queue/join, call/<name>, run/<name>...): one bound
+                receive, body, refusal = await read_bounded(receive, headers)
+                if refusal is None and scope["path"].endswith(JOIN_PATH) and self.queue is not None:
+                    return await self._join(scope, receive, _with_cookie(send, self.token) if set_cookie else send,
+                                            address, body)
         if refusal is not None:
             return await _refuse(scope, receive, send, *refusal)
         if set_cookie:
             send = _with_cookie(send, self.token)
         await self.app(scope, receive, send)
 
-    async def _join(self, scope: Scope, receive: Callable, send: Callable, address: str) -> None:
-        """A request joining the queue: counted and passed on under one lock, so that concurrent joins
-        of one session each see the ones before them already in the queue."""
-        receive, session, refusal = await self._read_join(receive)
+    async def _join(self, scope: Scope, receive: Callable, send: Callable, address: str, body: bytes) -> None:
+        """A request joining the queue (its body already read, within the bound): counted and passed on
+        under one lock, so that concurrent joins of one session each see the ones before them in the queue."""
+        try:
+            session = str(json.loads(body).get("session_hash") or "")[:128]
+        except (ValueError, AttributeError):
+            session = ""
         async with self._join_lock:
-            if refusal is None and session:
+            refusal = None
+            if session:
                 message = self.queue.refuse(session, address)
                 refusal = message and (429, message)
             if refusal is not None:
@@ -141,28 +148,31 @@ class RoomGuard:
             return None, True
         return (401, "This workshop needs its link with the token: ask the workshop leader."), False
 
-    async def _read_join(self, receive: Callable) -> tuple[Callable, str, tuple[int, str] | None]:
-        """(a receive that replays the body, the session hash in it, a refusal if the body is too large)."""
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_JOIN_BYTES:
-                return receive, "", (413, "Request too large.")
-        try:
-            session = str(json.loads(body).get("session_hash") or "")[:128]
-        except (ValueError, AttributeError):
-            session = ""
-        replayed = False
 
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-        return replay, session, None
+async def read_bounded(receive: Callable, headers: dict[str, str],
+                       limit: int = MAX_BODY_BYTES) -> tuple[Callable, bytes, tuple[int, str] | None]:
+    """(a receive that replays the body, the body, a refusal if it is over `limit` bytes). A declared
+    Content-Length over the limit is refused before one byte is read; a body without one is read only
+    up to the limit."""
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return receive, b"", (413, TOO_LARGE)
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > limit:
+            return receive, b"", (413, TOO_LARGE)
+    replayed = False
+
+    async def replay() -> dict:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return replay, body, None
 
 
 async def _refuse(scope: Scope, receive: Callable, send: Callable, status: int, message: str) -> None:

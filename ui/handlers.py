@@ -142,17 +142,17 @@ def _labels(x: torch.Tensor, result: PruneResult) -> tuple[dict[str, float], dic
 
 
 def draw(sketch: Any, request: gr.Request | None = None) -> tuple:
-    """The drawing as the model sees it, and its top classes before and after pruning (the current
-    setting); the digit is kept in the session so slider moves do not resend the drawing."""
+    """The drawing as the model sees it (or why it cannot be read), and its top classes before and after
+    pruning (the current setting); the digit is kept in the session so slider moves do not resend it."""
     session = session_for(request)
     try:
-        processed = preprocess_sketch(pad_image(sketch))
+        processed, problem = preprocess_sketch(pad_image(sketch)), None
     except SketchError as err:
-        gr.Warning(shorten(f"Could not read the drawing: {err}"))
-        processed = None
+        processed, problem = None, shorten(str(err), 200)
+        gr.Warning(f"Could not read the drawing: {problem}")
     session.digit = None if processed is None else processed[1]        # (1, 1, 28, 28)
-    if processed is None:
-        return views.seen_digit(None), BLANK_HINT, BLANK_HINT
+    if processed is None:                  # unreadable: the reason in the page's own panel, not only a toast
+        return views.seen_digit(None, problem), BLANK_HINT, BLANK_HINT
     if session.result is None:
         return views.seen_digit(processed[0]), gr.skip(), gr.skip()
     return (views.seen_digit(processed[0]), *_labels(session.digit, session.result))

@@ -41,15 +41,19 @@ def shorten(text: str, limit: int = 300) -> str:
 
 def layer_amounts(text: Any) -> Any:
     """{"fc1": 0.8, ...} from "fc1=0.8, conv1=0.1" (the page's text box); a dict or pairs unchanged;
-    a malformed entry raises gr.Error naming it."""
+    a malformed entry, or a layer named twice, raises gr.Error naming it."""
     if not isinstance(text, str):
         return text or ()
-    amounts = {}
+    amounts, given = {}, {}
     for entry in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
         name, sign, value = entry.partition("=")
         if not sign:
             raise gr.Error(shorten(f"Per-layer amounts are LAYER=AMOUNT, e.g. fc1=0.8; got {entry!r}", 120))
-        amounts[name.strip()] = number(value)
+        name = name.strip()
+        if name in amounts:            # the engine refuses a layer named twice: say so, never keep the last
+            raise gr.Error(shorten(f"Per-layer amounts name layer {name} twice ({given[name]!r} and {entry!r}): "
+                                   "give each layer one amount.", 160))
+        amounts[name], given[name] = number(value), entry
     return amounts
 
 

@@ -62,6 +62,8 @@ def _per_layer(text: str) -> str:
         raise ValueError("a comma list of LAYER=AMOUNT")
     for _, _, value in pairs:
         _fraction(value)
+    if len({name.strip() for name, _, _ in pairs}) != len(pairs):
+        raise ValueError("names a layer twice")
     return ",".join(f"{name}={value}" for name, _, value in pairs)
 
 
@@ -126,9 +128,10 @@ def apply_link(request: gr.Request = None) -> list:
     return updates + [gr.update(value=note, visible=bool(note))]
 
 
-def link_for(*controls: Any) -> str:
-    """The query string of the page's current setting ("?model=...&..."), for "Copy link"."""
-    return "?" + link_query(dict(zip(CONTROLS, controls)))
+def link_for(*controls: Any) -> dict:
+    """The query string of the page's current setting ("?model=...&...") for "Copy link", shown in the
+    link box (hidden until a link exists, so the page never shows an empty box)."""
+    return gr.update(value="?" + link_query(dict(zip(CONTROLS, controls))), visible=True)
 
 
 COPY_JS = ("(query) => { const link = window.location.origin + window.location.pathname + query; "

@@ -25,26 +25,99 @@ def new_figure(width: float = 8.0, height: float = 4.0) -> Figure:
     return figure
 
 
+TITLE_SIZE, LABEL_SIZE, TICK_SIZE = 15, 13, 11   # points: still readable when a figure is shown 390 px wide
+RAW_COLOR, SMOOTH_COLOR = "tab:blue", "tab:orange"   # each step's loss (faint) and its running mean
+AXIS_MARGIN = 0.15       # share of the data's range left free above and below on a zoomed axis
+MIN_AXIS_SPAN = 2.0      # percentage points: a zoomed axis never shows less than this
+
+
+def readable(ax, title: str) -> None:
+    """Title, axis labels and ticks at sizes that stay legible on a phone."""
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    ax.xaxis.label.set_size(LABEL_SIZE)
+    ax.yaxis.label.set_size(LABEL_SIZE)
+    ax.tick_params(labelsize=TICK_SIZE)
+
+
+def smoothing_window(steps: int) -> int:
+    """How many steps the loss plot's running mean covers: about a tenth of the run (1 for short runs)."""
+    return max(1, steps // 10)
+
+
+def running_mean(values: list[float], window: int) -> list[float]:
+    """The mean of each value and the (up to) window - 1 before it."""
+    means, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        means.append(total / min(i + 1, window))
+    return means
+
+
+def loss_note(steps: int) -> str:
+    """The loss plot's key in words, for the text beside it."""
+    return (f"Loss plot: faint dots = the training loss of each step (noisy: each step sees one small batch); "
+            f"orange line = its running mean over {smoothing_window(steps)} steps.")
+
+
 def finetune_figure(result: FinetuneResult) -> Figure:
-    """Left: accuracy dense / pruned / fine-tuned. Right: training loss per step."""
-    figure = new_figure(9.0, 3.6)
-    bars, losses = figure.subplots(1, 2)
+    """Top: accuracy dense / pruned / fine-tuned. Bottom: training loss per step (faint) and its running mean."""
+    figure = new_figure(6.4, 7.2)
+    bars, losses = figure.subplots(2, 1)
     labels = ["dense", "pruned", "fine-tuned"]
     values = [result.accuracy_dense, result.accuracy_pruned, result.accuracy_finetuned]
     shown = [(label, 100 * v) for label, v in zip(labels, values) if v is not None]
     if shown:
         drawn = bars.bar([s[0] for s in shown], [s[1] for s in shown], color=["gray", "tab:red", "tab:green"][:len(shown)])
-        bars.bar_label(drawn, fmt="%.1f%%")
-    bars.set(ylim=(0, 105), ylabel="accuracy (%)", title=f"sparsity {100 * result.sparsity:.1f}%")
-    losses.plot(range(1, len(result.losses) + 1), result.losses, linewidth=1)
-    losses.set(xlabel="step", ylabel="training loss", title=f"fine-tuning, {result.steps} steps")
+        bars.bar_label(drawn, fmt="%.1f%%", fontsize=TICK_SIZE)
+    bars.set(ylim=(0, 112), ylabel="accuracy (%)")
+    readable(bars, f"accuracy (sparsity {100 * result.sparsity:.1f}%)")
+    steps = range(1, len(result.losses) + 1)
+    window = smoothing_window(len(result.losses))
+    losses.plot(steps, result.losses, linestyle="none", marker=".", markersize=5, color=RAW_COLOR, alpha=0.4,
+                label="each step")
+    losses.plot(steps, running_mean(result.losses, window), color=SMOOTH_COLOR, linewidth=2.5,
+                label=f"running mean ({window} steps)")
+    losses.set(xlabel="step", ylabel="training loss")
+    readable(losses, f"training loss, {result.steps} steps")
     losses.grid(alpha=0.3)
+    losses.legend(fontsize=TICK_SIZE, loc="upper right")
     return figure
 
 
+def accuracy_axis(values: list[float]) -> tuple[float, float]:
+    """(low, high) in % for accuracies in %: the data's range with a visible margin, at least MIN_AXIS_SPAN
+    points, inside 0..100 (a 0-100 axis would flatten a line that moves by a point)."""
+    low, high = min(values), max(values)
+    margin = max(AXIS_MARGIN * (high - low), (MIN_AXIS_SPAN - (high - low)) / 2, 0.0)
+    low, high = low - margin, high + margin
+    if low < 0:
+        low, high = 0.0, high - low
+    if high > 100:
+        low, high = max(0.0, low - (high - 100)), 100.0
+    return low, high
+
+
+def _iterative_values(result: IterativeResult) -> list[float]:
+    values = [100 * v for r in result.rounds for v in (r.accuracy_pruned, r.accuracy_finetuned) if v is not None]
+    return values + ([100 * result.accuracy_dense] if result.accuracy_dense is not None else [])
+
+
+def axis_note(result: IterativeResult) -> str:
+    """The iterative plot's accuracy axis in words (it is zoomed: say so, and to what)."""
+    values = _iterative_values(result)
+    if not values:
+        return ""
+    low, high = accuracy_axis(values)
+    return (f"Plot's accuracy axis: {low:.1f}–{high:.1f}% (zoomed to these rounds, not 0–100%: "
+            "small differences look large).")
+
+
 def iterative_figure(result: IterativeResult) -> Figure:
-    """Accuracy after each round's pruning and after its fine-tuning, against the round's sparsity."""
-    figure = new_figure(7.0, 4.0)
+    """Accuracy after each round's pruning and after its fine-tuning, against the round's sparsity; the
+    accuracy axis zoomed to the data, with a margin."""
+    figure = new_figure(6.4, 4.6)
     ax = figure.subplots()
     rounds = result.rounds
     x = [100 * r.achieved for r in rounds]
@@ -54,19 +127,22 @@ def iterative_figure(result: IterativeResult) -> Figure:
                 label="after fine-tuning")
         for r, xi in zip(rounds, x):
             ax.annotate(f"round {r.round}", (xi, 100 * r.accuracy_finetuned), textcoords="offset points",
-                        xytext=(0, 6), ha="center", fontsize="small")
+                        xytext=(0, 6), ha="center", fontsize=TICK_SIZE)
     if result.accuracy_dense is not None:
         ax.axhline(100 * result.accuracy_dense, color="black", linestyle=":", linewidth=1, label="dense")
-    ax.set(xlabel="pruned (%)", ylabel="accuracy (%)", ylim=(0, 105),
-           title=f"iterative pruning: {len(rounds)} rounds x {result.steps_per_round} steps")
+    values = _iterative_values(result)
+    if values:
+        ax.set_ylim(*accuracy_axis(values))
+    ax.set(xlabel="pruned (%)", ylabel="accuracy (%), zoomed")
+    readable(ax, f"iterative: {len(rounds)} rounds × {result.steps_per_round} steps")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="lower left")
+    ax.legend(fontsize=TICK_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return figure
 
 
 def histogram_figure(histogram: WeightHistogram) -> Figure:
     """|w| histogram of the dense layer and of the weights kept, with the magnitude cut marked."""
-    figure = new_figure(7.0, 3.8)
+    figure = new_figure(6.4, 4.2)
     ax = figure.subplots()
     edges = histogram.edges
     widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
@@ -77,9 +153,10 @@ def histogram_figure(histogram: WeightHistogram) -> Figure:
     if histogram.threshold is not None:
         ax.axvline(histogram.threshold, color="red", linestyle="--",
                    label=f"cut |w| = {histogram.threshold:.4f} ({histogram.threshold_scope})")
-    ax.set(xlabel="|weight|", ylabel="weights", title=f"{histogram.layer}: {histogram.pruned:,} of "
-           f"{histogram.total:,} pruned ({100 * histogram.pruned / max(histogram.total, 1):.1f}%)")
-    ax.legend(fontsize="small")
+    ax.set(xlabel="|weight|", ylabel="weights")
+    readable(ax, f"{histogram.layer}: {histogram.pruned:,} of {histogram.total:,} pruned "
+                 f"({100 * histogram.pruned / max(histogram.total, 1):.1f}%)")
+    ax.legend(fontsize=TICK_SIZE)
     return figure
 
 
@@ -129,7 +206,7 @@ def filter_grid_figure(grid: FilterGrid) -> Figure:
         _number_tiles(ax, filters if one_input else inputs, kw, "x")
         _number_tiles(ax, 1 if one_input else filters, kh, "y")
     title = f"{grid.layer}: {shown}; gray = pruned ({pruned:,} of {grid.mask.numel():,} weights)"
-    ax.set_title(textwrap.fill(title, width=int(figure.get_figwidth() * 11)), fontsize="medium")
+    ax.set_title(textwrap.fill(title, width=int(figure.get_figwidth() * 7)), fontsize=TITLE_SIZE)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     return figure
 

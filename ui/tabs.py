@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from pruning import load_pretrained
+from pruning import PruneConfig, load_pretrained
 from pruning import finetune as tuning
 from pruning import inspection, iterative
 from pruning.export import export_pruned
@@ -22,11 +22,15 @@ from ui.environment import scratch_dir
 from ui.handlers import current_result, existing_session
 from ui.inputs import user_errors, whole
 from ui.resources import eval_set, store, sweep_cache
+from ui.stamp import stamp
 
 TIME_BUDGET_S = 90.0     # a heavy request (fine-tuning, shrinking, waiting for curves) stops after this long
 BUSY_HINT = "the server is busy, try again in a while."   # for work the user cannot make smaller
 EXPORT_MAX_AGE_S = 3600  # exported files older than this are deleted at the next export
 CURVES_REFRESH_S = 1.0   # while a sweep runs, the plot is redrawn this often (when new lines came)
+# What each tab's stamp says to press once the setting has moved on (the buttons' own words)
+AGAIN = {"finetune": "press Prune + fine-tune", "iterative": "press Run iterative pruning",
+         "size": "press Measure", "inspect": "press Show weights", "export": "press Export pruned model"}
 
 
 def budgeted(progress: gr.Progress, seconds: float = TIME_BUDGET_S,
@@ -89,7 +93,8 @@ def run_finetune(steps: Any, request: gr.Request | None = None, progress=gr.Prog
     session = existing_session(request)
     if session is not None:
         session.store_finetuned(tuned)          # its own output only: the pruning result stays the page's
-    return views.finetune_summary(tuned), plots.finetune_figure(tuned)
+    text = f"{views.finetune_summary(tuned)}\n\n{plots.loss_note(len(tuned.losses))}"
+    return stamped(config, "finetune", text), plots.finetune_figure(tuned)
 
 
 def run_iterative(rounds: Any, steps: Any, request: gr.Request | None = None, progress=gr.Progress()):
@@ -99,7 +104,8 @@ def run_iterative(rounds: Any, steps: Any, request: gr.Request | None = None, pr
         result = run_in_background(iterative.iterative_prune, config.model, config, rounds=whole(rounds),
                                    steps_per_round=whole(steps), eval_set=eval_set(),
                                    progress=budgeted(progress))
-    return views.iterative_table(result), plots.iterative_figure(result)
+    text = f"{views.iterative_table(result)}\n\n{plots.axis_note(result)}"
+    return stamped(config, "iterative", text), plots.iterative_figure(result)
 
 
 def size_and_speed(request: gr.Request | None = None, progress=gr.Progress()) -> str:
@@ -109,8 +115,8 @@ def size_and_speed(request: gr.Request | None = None, progress=gr.Progress()) ->
         with user_errors():
             report = run_in_background(shrink_report, result.config.model, result.config, eval_set(), repeats=3,
                                        progress=budgeted(progress, hint=BUSY_HINT))
-        return views.shrink_table(report)
-    return views.sparse_size_table(sparse_size(result.model))
+        return stamped(result.config, "size", views.shrink_table(report))
+    return stamped(result.config, "size", views.sparse_size_table(sparse_size(result.model)))
 
 
 def export(use_finetuned: bool, request: gr.Request | None = None):
@@ -126,10 +132,25 @@ def export(use_finetuned: bool, request: gr.Request | None = None):
                "accuracy_pruned": result.accuracy_after}
     if tuned:
         metrics.update(accuracy_finetuned=tuned.accuracy_finetuned, finetune_steps=tuned.steps)
-    name = f"{result.config.model}-{result.config.method}-{result.config.scope}-{int(time.time() * 1000)}.pt"
     written = export_pruned(tuned.model if tuned else result.model, result.config.model,
-                            os.path.join(directory, name), result.config, metrics=metrics)
-    return written.path, views.export_note(written)
+                            os.path.join(directory, export_name(result.config, tuned is not None)),
+                            result.config, metrics=metrics)
+    return written.path, stamped(result.config, "export", views.export_note(written, tuned is not None))
+
+
+def export_name(config: PruneConfig, finetuned: bool, now: float | None = None) -> str:
+    """The exported file's name: the setting, and whether the model was fine-tuned after pruning
+    (lenet-l1_unstructured-global-0.50-finetuned-1712345678901.pt)."""
+    method = config.method_entry
+    amount = f"t{config.threshold:g}" if method.uses_threshold else \
+        f"{config.amount:.2f}" if method.uses_amount else str(config.nm).replace(":", "of")
+    kind = "finetuned" if finetuned else "pruned"
+    return f"{config.model}-{config.method}-{config.scope}-{amount}-{kind}-{int((now or time.time()) * 1000)}.pt"
+
+
+def stamped(config: PruneConfig, tab: str, text: str) -> str:
+    """A tab's text under its stamp: which setting it was made for, and (once that changes) what to press."""
+    return f"{stamp(config, AGAIN[tab])}\n\n{text}"
 
 
 def delete_old_exports(directory: str, now: float | None = None) -> None:
@@ -141,11 +162,12 @@ def delete_old_exports(directory: str, now: float | None = None) -> None:
 
 
 def inspect_layer(layer: str | None, request: gr.Request | None = None):
-    """Weight-magnitude histogram (cut marked) and the filters with their masks, for one layer."""
+    """Weight-magnitude histogram (cut marked) and the filters with their masks, for one layer, and
+    the stamp naming the setting they show."""
     result = current_result(request)
     dense = load_pretrained(result.config.model)[0]
     layers = inspection.layer_names(dense)
     layer = layer if layer in layers else layers[0]
     histogram = plots.histogram_figure(inspection.weight_histogram(dense, result.model, layer))
     grid = plots.filter_grid_figure(inspection.filter_grid(dense, result.model, layer))
-    return gr.update(choices=layers, value=layer), histogram, grid
+    return gr.update(choices=layers, value=layer), histogram, grid, stamp(result.config, AGAIN["inspect"])

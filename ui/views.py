@@ -153,10 +153,14 @@ def digit_strip(result: PruneResult, digit_set: DigitSet, indices: list[int]) ->
     return f'<div class="pl-strip" id="digit-strip">{"".join(cells)}</div>{note}'
 
 
-def seen_digit(digit: np.ndarray | None) -> str:
+def seen_digit(digit: np.ndarray | None, problem: str | None = None) -> str:
     """The (28, 28) uint8 digit the model reads, inline and enlarged with crisp pixels (no file to
-    fetch); a placeholder when nothing is drawn."""
+    fetch); a placeholder when nothing is drawn, or why the drawing could not be read (`problem`)."""
     title = '<div class="pl-seen-title">What the model sees (28×28)</div>'
+    if problem:
+        return (f'<div class="pl-seen">{title}<div class="pl-seen-empty pl-seen-problem" role="alert">'
+                f'Could not read the drawing: {html.escape(problem)}. Nothing was classified: clear the pad '
+                'and draw again.</div></div>')
     if digit is None:
         return f'<div class="pl-seen">{title}<div class="pl-seen-empty">nothing drawn yet</div></div>'
     return (f'<div class="pl-seen">{title}<img src="{png_data_uri(digit)}" '
@@ -226,10 +230,28 @@ def iterative_table(result) -> str:
     return "\n".join(lines)
 
 
-def export_note(export) -> str:
-    """What was written, and how to load it."""
+def export_note(export, finetuned: bool = False) -> str:
+    """What was written (pruned, or pruned and then fine-tuned), and how to load it: the plain-PyTorch
+    recipe inline (the page works offline; docs/ADVANCED.md says more)."""
     kind = "shrunk architecture (removed units are gone)" if export.shrunk else "masks made permanent"
-    return (f"Wrote `{export.path.rsplit('/', 1)[-1]}` ({_size(export.file_bytes)}, {kind}; "
+    what = "pruned and then fine-tuned model" if finetuned else "pruned model"
+    name = export.path.rsplit('/', 1)[-1]
+    return (f"Wrote the {what} `{name}` ({_size(export.file_bytes)}, {kind}; "
             f"{export.nonzero_params:,} / {export.total_params:,} nonzero parameters, sha256 "
             f"`{export.sha256[:12]}…`). Load it with `python -m pruning --checkpoint FILE` or "
-            "`pruning.load_checkpoint(FILE)`; in plain PyTorch see docs/ADVANCED.md.")
+            "`pruning.load_checkpoint(FILE)`, or in plain PyTorch with this repository's `models/` package:\n\n"
+            f"```python\n{plain_pytorch_recipe(name)}\n```\n\n"
+            "Loading it without this repository: the section “Export, and loading it in plain PyTorch” of "
+            "docs/ADVANCED.md, in the folder the app runs from.")
+
+
+def plain_pytorch_recipe(file_name: str) -> str:
+    """The lines that load an exported file in plain PyTorch (as pruning.export.LOAD_IN_PLAIN_PYTORCH)."""
+    return "\n".join([
+        "import torch",
+        "import models   # Pruning Lab's models/ package: the architectures",
+        f"path = {file_name!r}",
+        "payload = torch.load(path, map_location='cpu', weights_only=True)",
+        "model = models.create_model(payload['model_name'], **payload['model_args'])",
+        "model.load_state_dict(payload['state_dict'])",
+        "model.eval()   # inputs: see payload['input'] (MNIST digits, normalized; lenet pads to 32x32)"])
