@@ -239,7 +239,7 @@ def huge_png_url(side: int = 9000) -> str:
 
 
 @pytest.mark.parametrize("value, reason", [
-    (lambda: huge_png_url(), "image too large (9000x9000 pixels"),
+    (lambda: huge_png_url(), "image too large ("),     # (its size, or "more than": PIL's own bound)
     (lambda: "data:image/png;base64," + "A" * (5 << 20), "image data too large"),
     (lambda: "data:image/png;base64,bm90IGFuIGltYWdl", "not a readable image file"),
     (lambda: "/etc/passwd", "the drawing pad sends a data:image/png;base64 URL"),

@@ -89,7 +89,7 @@ def test_the_loss_plot_shows_faint_raw_points_under_a_labelled_running_mean():
 def test_running_mean_and_its_window():
     assert plots.running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
     assert plots.running_mean([4.0, 2.0], 1) == [4.0, 2.0]
-    assert plots.smoothing_window(5) == 1 and plots.smoothing_window(100) == 10
+    assert [plots.smoothing_window(n) for n in (2, 5, 6, 10, 30, 60, 100)] == [1, 1, 2, 3, 3, 6, 10]
 
 
 def iterative(accuracies: list[tuple[float, float]], dense: float = 0.99) -> IterativeResult:

@@ -93,7 +93,7 @@ def test_inspect_layer_gives_histogram_and_filter_grid():
     choices, histogram, grid, stamp = tabs.inspect_layer("conv2", request)
     assert choices["value"] == "conv2" and choices["choices"] == layer_names(load_pretrained("lenet")[0])
     assert "fc3" in choices["choices"] and histogram is not None and grid is not None
-    assert 'class="pl-for"' in stamp and '<span class="pl-for-again">press Show weights</span>' in stamp
+    assert 'class="pl-for pl-set-' in stamp and '<span class="pl-for-again">press Show weights</span>' in stamp
     choices, *_ = tabs.inspect_layer("no-such-layer", request)          # an unknown layer: the first one
     assert choices["value"] == choices["choices"][0]
 

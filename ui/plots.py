@@ -18,14 +18,19 @@ from pruning.iterative import IterativeResult
 MASKED_GRAY = 0.55       # gray level drawn over pruned weights in filter grids
 
 
+BADGE_INCHES = 0.45      # free strip on top: the page's plot label sits over the figure's top-left corner
+
+
 def new_figure(width: float = 8.0, height: float = 4.0) -> Figure:
-    """A Figure with an Agg canvas attached (savefig / Gradio's gr.Plot work without pyplot)."""
+    """A Figure with an Agg canvas attached (savefig / Gradio's gr.Plot work without pyplot), its top
+    strip left free so the page's plot label never covers a title."""
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    figure.get_layout_engine().set(rect=(0, 0, 1, 1 - BADGE_INCHES / height))
     FigureCanvasAgg(figure)
     return figure
 
 
-TITLE_SIZE, LABEL_SIZE, TICK_SIZE = 15, 13, 11   # points: still readable when a figure is shown 390 px wide
+TITLE_SIZE, LABEL_SIZE, TICK_SIZE = 15, 13, 12   # points: still readable when a figure is shown 390 px wide
 RAW_COLOR, SMOOTH_COLOR = "tab:blue", "tab:orange"   # each step's loss (faint) and its running mean
 AXIS_MARGIN = 0.15       # share of the data's range left free above and below on a zoomed axis
 MIN_AXIS_SPAN = 2.0      # percentage points: a zoomed axis never shows less than this
@@ -40,8 +45,9 @@ def readable(ax, title: str) -> None:
 
 
 def smoothing_window(steps: int) -> int:
-    """How many steps the loss plot's running mean covers: about a tenth of the run (1 for short runs)."""
-    return max(1, steps // 10)
+    """How many steps the loss plot's running mean covers: a tenth of the run, at least 3 (at most a
+    third of a very short run)."""
+    return max(1, min(steps // 3, max(3, steps // 10)))
 
 
 def running_mean(values: list[float], window: int) -> list[float]:
