@@ -93,7 +93,7 @@ def set_number(page, label: str, value: int) -> None:
 
 
 def stamp(page, again: str):
-    return page.locator(f".pl-for[data-again='press {again}']")
+    return page.locator(".pl-for", has=page.locator(".pl-for-again", has_text=f"press {again}"))
 
 
 def run_tab(page, tab: str, again: str) -> None:
@@ -137,8 +137,9 @@ def test_each_tab_names_the_setting_it_shows_and_dims_once_the_setting_moves_on(
     move_setting_on(page, made)
     shot(page, "stale")
     run_tab(page, "Size & speed", "Measure")                          # measured again: bright again
-    page.wait_for_function("() => !document.querySelector(\".pl-for[data-again='press Measure']\")"
-                           ".closest('.block').classList.contains('pl-view-stale')", timeout=60_000)
+    page.wait_for_function("() => ![...document.querySelectorAll('.pl-for')].find(e => e.querySelector("
+                           "'.pl-for-again').textContent === 'press Measure').closest('.block')"
+                           ".classList.contains('pl-view-stale')", timeout=60_000)
     assert "amount 0.50 · local" in stamp(page, "Measure").inner_text()
     assert stale(page, "Show weights") and stale(page, "Export pruned model")
 
