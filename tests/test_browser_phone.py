@@ -11,7 +11,7 @@ from dataclasses import replace
 import gradio as gr
 import pytest
 
-from pruning import quantize as quantize_engine, shared
+from pruning import shared
 from pruning.grid import DEFAULT_SETTING
 from tests.ui_helpers import CHROMIUM, CHROMIUM_FLAGS, server_url  # noqa: F401  (a fixture)
 from ui import lessons
@@ -164,10 +164,6 @@ def test_the_headline_stays_next_to_the_amount_slider_while_the_thumb_moves(serv
             assert page.locator("#phone-summary:visible").count() == 0
 
 
-def _quick_quantize(*args, **kwargs):
-    return quantize_engine.prune_quantize_grid(*args, **{**kwargs, "repeats": 1})
-
-
 BROKEN = """() => {
   const words = (cell) => { const found = []; const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node = walk.nextNode(); node; node = walk.nextNode()) {
@@ -194,7 +190,7 @@ BROKEN = """() => {
 
 @pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["390px", "1280px"])
 def test_tables_fit_their_box_with_every_word_whole(server_url, size, monkeypatch):
-    monkeypatch.setattr(lessons, "prune_quantize_grid", _quick_quantize)
+    monkeypatch.setattr(lessons, "QUANTIZE_REPEATS", 1)        # one timing round: the table is what counts
     with page_at(server_url, size) as page:
         open_tab(page, "Compare")
         pin = page.get_by_role("button", name="📌 Pin the current result")
