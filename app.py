@@ -57,7 +57,7 @@ def controls_column(usable: list[str], methods: list[str]) -> dict:
                           info="local: each layer loses the amount; global: one ranking over all layers")
     with gr.Row():
         c["copy_link"] = gr.Button("🔗 Copy link to this setting", size="sm", elem_id="copy-link")
-    c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible=False, max_lines=2,
+    c["link"] = gr.Textbox(label="Link to this setting", interactive=False, visible="hidden", max_lines=2,
                            elem_id="setting-link", buttons=["copy"])
     c["link_note"] = gr.Markdown(visible=False, elem_id="link-note")
     c["packed"] = gr.Textbox(visible=False, elem_id="setting-packed")          # the setting, packed by the page
