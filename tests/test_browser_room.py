@@ -59,10 +59,10 @@ def test_fine_tuning_while_the_slider_moves_never_leaves_an_older_result(browser
         settle(page, before)
         page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=120_000)
         page.get_by_role("tab", name="Export").click()
-        previous = re.findall(r"Wrote (\S+\.pt)", page.inner_text("body"))
+        previous = re.findall(r"Wrote the [^\n]*?(\S+\.pt)", page.inner_text("body"))
         page.get_by_role("button", name="Export pruned model").click()
         try:
-            page.wait_for_function("(old) => { const m = document.body.innerText.match(/Wrote (\\S+\\.pt)/);"
+            page.wait_for_function("(old) => { const m = document.body.innerText.match(/Wrote the [^\\n]*?(\\S+\\.pt)/);"
                                    " return m && m[1] !== old; }", arg=previous[-1] if previous else "",
                                    timeout=60_000)
         except Exception:
