@@ -96,7 +96,7 @@ def fair_server():
 def test_under_gradio_the_job_gets_its_request_and_a_second_job_of_one_page_goes_behind(fair_server) -> None:
     from gradio_client import Client
     ann, bob = Client(fair_server, verbose=False), Client(fair_server, verbose=False)
-    jobs = [ann.submit(0.6, api_name="/slow")]
+    jobs = [ann.submit(2.0, api_name="/slow")]          # long enough for both others to join on a busy machine
     time.sleep(0.3)                                    # ann's first runs
     jobs.append(ann.submit(0.6, api_name="/slow"))     # ann's second: waits
     time.sleep(0.3)
