@@ -107,31 +107,31 @@ def result_tabs() -> dict:
                         "(pruned weights stay exactly zero).")
             t["steps"] = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=100, step=10, label="Steps")
             t["finetune_button"] = gr.Button("Prune + fine-tune", variant="primary")
-            t["finetune_text"] = gr.Markdown(sanitize_html=False)
+            t["finetune_text"] = gr.Markdown()
             t["finetune_plot"] = gr.Plot(label="Fine-tuning", show_label=False, elem_id="finetune-plot")
             gr.Markdown("**Iterative pruning**: k rounds of prune → fine-tune up to the amount on the left.")
             t["rounds"] = gr.Slider(1, iterative.MAX_ROUNDS, value=3, step=1, label="Rounds")
             t["round_steps"] = gr.Slider(10, tuning.MAX_FINETUNE_STEPS, value=50, step=10, label="Steps per round")
             t["iterative_button"] = gr.Button("Run iterative pruning")
-            t["iterative_text"] = gr.Markdown(sanitize_html=False)
+            t["iterative_text"] = gr.Markdown()
             t["iterative_plot"] = gr.Plot(label="Rounds", show_label=False, elem_id="iterative-plot")
         with gr.Tab("Size & speed"):
             gr.Markdown("Structured methods: the pruned filters/neurons are physically removed (torch-pruning) "
                         "and dense, masked and shrunk networks are measured. Unstructured methods: file size, "
                         "dense vs sparse encodings.")
             t["size_button"] = gr.Button("Measure", variant="primary")
-            t["size_text"] = gr.Markdown(sanitize_html=False)      # its stamp's data-* attributes kept
+            t["size_text"] = gr.Markdown()
         with gr.Tab("Inspect"):
             t["layer"] = gr.Dropdown([], value="", label="Layer (empty: the first)", allow_custom_value=True)
             t["inspect_button"] = gr.Button("Show weights", variant="primary")
-            t["inspect_text"] = gr.Markdown(sanitize_html=False)  # the stamp: which setting the plots show
+            t["inspect_text"] = gr.Markdown()  # the stamp: which setting the plots show
             t["histogram_plot"] = gr.Plot(label="Weight magnitudes", show_label=False, elem_id="histogram-plot")
             t["grid_plot"] = gr.Plot(label="Filters and masks", show_label=False, elem_id="filters-plot")
         with gr.Tab("Export"):
             t["use_finetuned"] = gr.Checkbox(False, label="Export the fine-tuned model (if any)")
             t["export_button"] = gr.Button("Export pruned model", variant="primary")
             t["export_file"] = gr.File(label="Download", interactive=False)
-            t["export_text"] = gr.Markdown(sanitize_html=False)      # its stamp's data-* attributes kept
+            t["export_text"] = gr.Markdown()
         t["lessons"] = lessons.lesson_tabs()
         t["papers"] = papers.papers_tab()
     return t

@@ -193,7 +193,7 @@ def test_the_link_box_is_hidden_until_it_holds_a_link(page):
 def test_a_layer_named_twice_is_refused_in_the_apps_words(page):
     press(page, page.locator("#scope-radio label:has-text('local')"))
     press(page, page.locator("#controls").get_by_text("Advanced", exact=True).first)
-    amounts = page.get_by_placeholder("layer=amount", exact=False)
+    amounts = page.locator("#layer-amounts textarea, #layer-amounts input")
     amounts.fill("conv1=0.1,conv1=0.2")
     amounts.press("Enter")
     message = page.get_by_text(re.compile("name layer conv1 twice")).first
