@@ -18,6 +18,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from ui import advanced, fairness, glossary, guard, handlers, lessons, links, papers  # noqa: E402
 from ui import layout, presenter, preview, stamp, tabs, views, workshop  # noqa: E402
+from ui.blocks import LabBlocks  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.curves import CURVES_JS  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
@@ -209,7 +210,7 @@ def wire(demo: gr.Blocks, c: dict, t: dict, d: dict, header: gr.Markdown) -> Non
 def build_demo() -> gr.Blocks:
     """The page: the setting on the left, the tabs on the right, the digits below."""
     usable, _ = model_status()
-    with gr.Blocks(title="Pruning Lab", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
+    with LabBlocks(title="Pruning Lab", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown("# ✂️ Pruning Lab\nPrune a pretrained digit classifier and see at once which layers "
                     "lose weights, what happens to test accuracy, and how its answers change.")
         gr.HTML(f"<style>{views.CSS}</style>", padding=False)

@@ -82,6 +82,9 @@ class GridFiller:
                  default: PruneConfig = DEFAULT_SETTING) -> None:
         self.store, self.eval_set = store, eval_set
         self.settings = grid_order(models, default)
+        self._lines: dict[tuple[str, str, str], list[PruneConfig]] = {}      # (model, method, scope) -> line
+        for config in self.settings:
+            self._lines.setdefault((config.model, config.method, config.scope), []).append(config)
         self._measured: int | None = None
         self._preferred: deque[PruneConfig] = deque()
         self._lock = threading.Lock()
@@ -107,7 +110,7 @@ class GridFiller:
     def prefer(self, config: PruneConfig) -> None:
         """Measure the line of `config` (its model, method, scope) next: someone is on it."""
         config = canonical_config(config)
-        line = [c for c in self.settings if (c.model, c.method, c.scope) == (config.model, config.method, config.scope)]
+        line = self._lines.get((config.model, config.method, config.scope), [])
         with self._lock:
             self._preferred = deque(sorted(line, key=lambda c: abs(c.amount - config.amount)))
 

@@ -3,6 +3,7 @@ the background into the store, pausing while a page's update runs."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import replace
 
 from pruning import list_methods, runtime
@@ -56,3 +57,17 @@ def test_the_filler_waits_while_a_page_is_being_answered(heldout, monkeypatch):
         time.sleep(0.1)
     assert filler.status().measured == 3
     filler.stop()
+
+
+def test_a_preferred_line_is_measured_next_nearest_amount_first(heldout):
+    filler = GridFiller(MeasurementStore(None), heldout, ["lenet", "mlp"])
+    keys = {config: setting_key(config, heldout) for config in filler.settings}
+    asked = replace(DEFAULT_SETTING, model="mlp", method="random_unstructured", scope="local", amount=0.3)
+    filler.prefer(asked)
+    queue = deque(filler.settings)
+    chosen = [filler._next(queue, keys, set()) for _ in range(len(AMOUNTS))]
+    assert {(c.model, c.method, c.scope) for c in chosen} == {("mlp", "random_unstructured", "local")}
+    assert sorted(c.amount for c in chosen) == sorted(AMOUNTS)                   # the whole line, once each
+    distances = [abs(c.amount - 0.3) for c in chosen]
+    assert chosen[0].amount == 0.3 and distances == sorted(distances)
+    assert filler._next(queue, keys, set()) == filler.settings[0]                # then the grid's own order

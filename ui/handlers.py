@@ -15,6 +15,7 @@ from pruning.sketch import SketchError, preprocess_sketch
 from ui import glossary, links, preview, views
 from ui.drawpad import pad_image
 from ui.inputs import build_config, shorten, user_errors
+from ui.rendered import RENDERED
 from ui.resources import eval_set, eval_set_and_note, grid_filler, model_status, store
 from ui.session import Session, SessionRefused, SessionStore
 
@@ -105,9 +106,10 @@ def _update_outputs(session: Session, result: PruneResult) -> dict[str, Any]:
     digit = session.digit               # nothing drawn: the labels keep their hint, nothing re-sent
     before, after = (gr.skip(), gr.skip()) if digit is None else _labels(digit, result)
     grid, _ = preview.grid_data(result.config, store(), eval_set())
-    return {"accuracy": views.accuracy_panel(result, session.ticket(), grid_note()), "chart": views.sparsity_chart(result),
-            "explain": views.explanation(result), "strip": views.digit_strip(result, eval_set(), session.sample),
-            "before": before, "after": after, "images": views.digit_images(eval_set(), session.sample), "grid": grid}
+    chart, explain, strip = RENDERED.views(result, eval_set(), session.sample)
+    return {"accuracy": views.accuracy_panel(result, session.ticket(), grid_note()), "chart": chart,
+            "explain": explain, "strip": strip, "before": before, "after": after,
+            "images": views.digit_images(eval_set(), session.sample), "grid": grid}
 
 
 def grid_note() -> str:

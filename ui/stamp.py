@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 
 from pruning import PruneConfig
@@ -12,6 +13,7 @@ from pruning.measure_key import canonical_config
 STAMP_JS = (Path(__file__).parent / "stamp.js").read_text()
 
 
+@lru_cache(maxsize=4096)
 def setting_id(config: PruneConfig) -> str:
     """A short id of what a setting prunes (canonical: options the method does not read don't count);
     the accuracy panel carries the current one, every stamp the one its view was made for."""
