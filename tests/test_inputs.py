@@ -51,3 +51,14 @@ def test_a_layer_named_twice_is_refused_not_overwritten(text):
     with pytest.raises(gr.Error, match="twice"):
         build_config(*SETTING, "2:4", text)
     assert layer_amounts({"conv1": 0.1}) == {"conv1": 0.1}           # a dict cannot name a layer twice
+
+
+def test_per_type_amounts_apply_under_local_scope_only_as_the_page_shows():
+    ticked = list(SETTING)
+    ticked[5], ticked[6], ticked[7] = True, 0.2, 0.9          # per type ticked, conv 0.2, linear 0.9
+    ticked[4] = "local"
+    local = build_config(*ticked)
+    assert (local.conv_amount, local.linear_amount) == (0.2, 0.9)
+    ticked[4] = "global"                                      # then switched to global: the box is off there
+    switched = build_config(*ticked)
+    assert (switched.scope, switched.conv_amount, switched.linear_amount) == ("global", None, None)

@@ -64,6 +64,7 @@ def build_config(model: Any, method: Any, amount: Any, threshold: Any, scope: An
     _, broken = model_status()
     if isinstance(model, str) and model in broken:
         raise gr.Error(f"Model {model} is disabled: {broken[model]}")
+    per_type = bool(per_type) and scope == "local"      # the page switches it off under global scope
     with user_errors():
         return PruneConfig(model=model, method=method, amount=number(amount), threshold=number(threshold),
                            scope=scope, conv_amount=number(conv_amount) if per_type else None,
