@@ -28,9 +28,6 @@ MAX_SCANS = 16                  # sensitivity scans kept (shared by every sessio
 QUANTIZE_REPEATS = 3
 FILTER_LABELS = {"all": "any change", "became_wrong": "became wrong (right → wrong)",
                  "became_right": "became right (wrong → right)"}
-# Markdown views with a stamp: the sanitizer would drop its data-setting (and `hidden`); their text is all
-# made here from engine numbers and registered names, never from what a user typed
-STAMPED = dict(sanitize_html=False)
 _scans: dict[PruneConfig, Sensitivity] = {}
 _scans_lock = threading.Lock()
 
@@ -149,8 +146,8 @@ def changes_section() -> dict:
     w = {}
     with gr.Accordion("What changed: per class, confusions, every changed digit", open=False):
         w["button"] = gr.Button("Show what changed", size="sm", elem_id="changes-button")
-        w["summary"] = gr.Markdown(elem_id="changes-summary", **STAMPED)
-        w["per_class"] = gr.Markdown(**STAMPED)
+        w["summary"] = gr.Markdown(elem_id="changes-summary")
+        w["per_class"] = gr.Markdown()
         w["confusion"] = gr.HTML()
         with gr.Row():
             w["filter"] = gr.Radio([(FILTER_LABELS[f], f) for f in FILTERS], value="became_wrong",
@@ -171,7 +168,7 @@ def lesson_tabs() -> dict:
         w["scan_plot"] = gr.HTML(elem_id="scan-plot")
         w["target"] = gr.Slider(0.1, 0.85, value=0.7, step=0.05, label="Target sparsity of the pruned layers")
         w["allocate_button"] = gr.Button("Allocate and compare", elem_id="allocate-button")
-        w["allocation"] = gr.Markdown(elem_id="allocation", **STAMPED)
+        w["allocation"] = gr.Markdown(elem_id="allocation")
         w["allocated"] = gr.Textbox(label="Allocated amount per layer", interactive=False, buttons=["copy"],
                                     elem_id="allocated")
         w["copy_button"] = gr.Button("Copy into Advanced (switches to local scope)", size="sm",
@@ -181,14 +178,14 @@ def lesson_tabs() -> dict:
         gr.Markdown("Does pruning compose with int8 quantization, and in which order? The current setting, dense "
                     "and pruned, in fp32 and int8: accuracy, file size and CPU time over the evaluation set.")
         w["quantize_button"] = gr.Button("Measure prune × quantize", variant="primary", elem_id="quantize-button")
-        w["quantize_text"] = gr.Markdown(elem_id="quantize-text", **STAMPED)
+        w["quantize_text"] = gr.Markdown(elem_id="quantize-text")
     with gr.Tab("Compare"):
         gr.Markdown("Pin results to compare them side by side (up to 8 per session); download them as CSV.")
         with gr.Row():
             w["pin_button"] = gr.Button("📌 Pin the current result", variant="primary")
             w["clear_button"] = gr.Button("Clear")
             w["csv_button"] = gr.Button("Download CSV")
-        w["pinned"] = gr.Markdown(lv.pinned_table([]), elem_id="pinned", **STAMPED)
+        w["pinned"] = gr.Markdown(lv.pinned_table([]), elem_id="pinned")
         w["csv"] = gr.File(label="CSV", interactive=False)
     return w
 
