@@ -39,18 +39,28 @@
     const anchor = (q("#amount-slider") || q("#scope-radio") || { closest: () => null }).closest("#controls > *");
     if (anchor && anchor.nextElementSibling !== mirror) anchor.after(mirror);
   };
-  const stacked = () => {           // the result tabs under the controls, not beside them
+  // Whether the result tabs sit under the controls, not beside them: measured when either box changes size
+  // (a ResizeObserver runs after layout, so reading positions there forces none; the row wraps only when
+  // the boxes' widths change), not on every answer.
+  let stacked = false;
+  const watched = new WeakSet();
+  const sizes = new ResizeObserver(() => {
     const controls = q("#controls"), tabs = q("#result-tabs");
-    return !!(controls && tabs) && tabs.getBoundingClientRect().top >= controls.getBoundingClientRect().bottom - 1;
-  };
+    stacked = !!(controls && tabs) && tabs.getBoundingClientRect().top >= controls.getBoundingClientRect().bottom - 1;
+    soon();
+  });
+  const watch = () => [q("#controls"), q("#result-tabs")].forEach((box) => {
+    if (box && !watched.has(box)) { watched.add(box); sizes.observe(box); }
+  });
   const update = () => {
     const panel = q("#accuracy-panel"), chart = q("#sparsity-chart");
+    watch();
     place();
     const made = panel ? html(panel, chart) : "";
     if (made !== shown) { mirror.innerHTML = made; shown = made; }
     const stale = !!panel && (panel.classList.contains("pl-stale") || (chart && chart.classList.contains("pl-stale")));
     if (mirror.classList.contains("pl-stale") !== stale) mirror.classList.toggle("pl-stale", stale);
-    const hide = !made || !stacked();
+    const hide = !made || !stacked;
     if (mirror.hidden !== hide) mirror.hidden = hide;
   };
   let queued = false;
