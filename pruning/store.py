@@ -46,8 +46,10 @@ class MeasurementStore:
         self.max_bytes, self.memory_entries = max_bytes, memory_entries
         self._lock = threading.RLock()
         self._memory: OrderedDict[str, Measurement] = OrderedDict()
+        self._pointers: OrderedDict[str, str] = OrderedDict()    # setting key -> masks key, recently read
         self._flights: dict[str, Future] = {}
         self.corrupt = 0                     # entries dropped because they did not decode
+        self.writes = 0                      # measurements this process stored (readers re-check on change)
         self._db = self._open()
         self._bytes = self._sql(lambda db: db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchone()[0])
 
@@ -97,6 +99,7 @@ class MeasurementStore:
                 self._db.close()
                 self._db, self._bytes = self._replace_unreadable(), 0
                 self._memory.clear()
+                self._pointers.clear()
                 return operation(self._db)
 
     def __len__(self) -> int:
@@ -107,9 +110,27 @@ class MeasurementStore:
         return self._bytes
 
     def lookup(self, setting_key: str) -> Measurement | None:
-        """The measurement stored for a setting's key, or None (never stored, evicted or corrupt)."""
-        row = self._sql(lambda db: db.execute("SELECT masks FROM settings WHERE key = ?", (setting_key,)).fetchone())
-        return None if row is None else self.lookup_masks(row[0])
+        """The measurement stored for a setting's key, or None (never stored, evicted or corrupt). A setting
+        read lately is answered from memory without SQLite (whose calls hand the GIL to the server's
+        event loop and wait to get it back: milliseconds per call in a busy server)."""
+        with self._lock:
+            masks_key = self._pointers.get(setting_key)
+        if masks_key is None:
+            row = self._sql(lambda db: db.execute("SELECT masks FROM settings WHERE key = ?", (setting_key,)).fetchone())
+            if row is None:
+                return None
+            masks_key = row[0]
+        found = self.lookup_masks(masks_key)
+        if found is not None:
+            self._point(setting_key, masks_key)
+        return found
+
+    def _point(self, setting_key: str, masks_key: str) -> None:
+        with self._lock:
+            self._pointers[setting_key] = masks_key
+            self._pointers.move_to_end(setting_key)
+            while len(self._pointers) > 8 * self.memory_entries:
+                self._pointers.popitem(last=False)
 
     def lookup_masks(self, masks_key: str) -> Measurement | None:
         """The measurement of one pruned model (by masks key), or None."""
@@ -147,7 +168,9 @@ class MeasurementStore:
         with self._lock:
             if self._sql(write):
                 self._bytes += len(payload)
+            self.writes += 1
             self._remember_in_memory(masks_key, measurement)
+            self._point(setting_key, masks_key)
             if self._bytes > self.max_bytes:
                 self._evict()
 
@@ -201,8 +224,11 @@ class MeasurementStore:
             return freed
         with self._lock:
             self._bytes -= self._sql(delete)
-            for key in masks_keys:
+            gone = set(masks_keys)
+            for key in gone:
                 self._memory.pop(key, None)
+            for setting_key in [s for s, masks in self._pointers.items() if masks in gone]:
+                del self._pointers[setting_key]
 
     def _evict(self) -> None:
         """Drop least recently used entries until the store holds at most 90% of max_bytes (those read from

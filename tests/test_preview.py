@@ -40,3 +40,20 @@ def test_settings_off_the_grid_get_no_points(heldout):
                    replace(DEFAULT_SETTING, layer_types=("linear",))):
         shared.measured(config, heldout, store)
         assert preview.grid_data(config, store, heldout) == (preview.EMPTY, 0)
+
+
+def test_a_lines_missing_points_are_looked_for_again_only_after_a_write_or_a_while(heldout, monkeypatch):
+    lines, store = preview.LinePoints(recheck_s=3600), MeasurementStore(None)
+    line = preview.grid_line(replace(DEFAULT_SETTING, model="mlp"))
+    shared.measured(replace(DEFAULT_SETTING, model="mlp", amount=0.3), heldout, store)
+    assert list(lines.points(line, store, heldout)[0]) == ["0.30"]
+    asked = []
+    real_known = store.known
+    monkeypatch.setattr(store, "known", lambda keys: asked.append(1) or real_known(keys))
+    lines.points(line, store, heldout)
+    assert asked == []                                          # nothing stored since: no query
+    shared.measured(replace(DEFAULT_SETTING, model="mlp", amount=0.7), heldout, store)
+    assert sorted(lines.points(line, store, heldout)[0]) == ["0.30", "0.70"] and asked == [1]
+    lines.recheck_s = 0                                         # another process may have written: looked for
+    lines.points(line, store, heldout)
+    assert asked == [1, 1]

@@ -70,6 +70,18 @@ def test_the_store_stays_within_its_byte_bound_dropping_the_least_recently_used(
     assert store.lookup("setting-0") is not None and store.lookup("setting-1") is None
 
 
+def test_a_setting_read_lately_is_served_from_memory_and_a_dropped_one_never(tmp_path, measurement, monkeypatch):
+    store = MeasurementStore(tmp_path / "m.sqlite")
+    store.remember("setting-a", "masks-a", measurement)
+    store.remember("setting-b", "masks-b", measurement)
+    real_sql = store._sql
+    monkeypatch.setattr(store, "_sql", lambda _: pytest.fail("SQLite asked for a setting read lately"))
+    assert store.lookup("setting-a") is measurement and store.lookup("setting-b") is measurement
+    monkeypatch.setattr(store, "_sql", real_sql)
+    store._delete(["masks-a"])                                                   # evicted (or corrupt)
+    assert store.lookup("setting-a") is None and store.lookup("setting-b") is measurement
+
+
 def test_settings_with_identical_masks_share_one_entry(tmp_path, measurement):
     store = MeasurementStore(tmp_path / "m.sqlite")
     store.remember("setting-a", "masks-a", measurement)

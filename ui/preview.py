@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+import time
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -47,12 +48,17 @@ def point(result) -> list:
 
 class LinePoints:
     """Formatted grid points per line, read from the store once each (the store is the truth: a point
-    is only ever what was measured for exactly that setting), and the line's weights per layer."""
+    is only ever what was measured for exactly that setting), and the line's weights per layer. A line's
+    missing points are looked for again when this process stored a measurement, or after `recheck_s`
+    (another process writing the same store): not on every answer, each SQLite call costing a busy
+    server milliseconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, recheck_s: float = 1.0) -> None:
+        self.recheck_s = recheck_s
         self._points: dict[tuple, dict[str, list]] = {}
         self._totals: dict[tuple, list[int]] = {}
         self._keys: dict[tuple, list[str]] = {}
+        self._checked: dict[tuple, tuple[int, float]] = {}          # line -> (store writes, monotonic time)
         self._lock = threading.Lock()
 
     def points(self, line: tuple[PruneConfig, ...], store: MeasurementStore,
@@ -64,13 +70,25 @@ class LinePoints:
             if keys is None:
                 keys = self._keys[(digest, line)] = [setting_key(config, eval_set) for config in line]
             found = self._points.setdefault((id(store), digest, line), {})     # one store's, one set's
-        missing = {key: config for key, config in zip(keys, line) if f"{config.amount:.2f}" not in found}
+            missing = {key: config for key, config in zip(keys, line) if f"{config.amount:.2f}" not in found}
+            if missing and not self._due((id(store), digest, line), store):
+                missing = {}
         for key in store.known(missing) if missing else ():
             measurement = store.lookup(key)
             if measurement is not None:
                 found[f"{missing[key].amount:.2f}"] = point(measurement.result(missing[key]))
                 self._totals[line] = [layer.total for layer in measurement.layers]
         return dict(found), self._totals.get(line, [])
+
+
+    def _due(self, line: tuple, store: MeasurementStore) -> bool:
+        """Whether a line's missing points are to be looked for now (called under the lock)."""
+        writes, at = self._checked.get(line, (-1, 0.0))
+        now = time.monotonic()
+        if writes == store.writes and now - at < self.recheck_s:
+            return False
+        self._checked[line] = (store.writes, now)
+        return True
 
 
 LINES = LinePoints()
