@@ -95,7 +95,7 @@ def result_tabs() -> dict:
             t["accuracy"] = gr.HTML(label="Accuracy")
             t["chart"] = gr.HTML(label="Per-layer sparsity")
             t["grid"] = gr.HTML(preview.EMPTY, elem_id="grid-data", padding=False)   # the drag preview's points
-            t["explain"] = gr.Markdown(label="What was removed")
+            t["explain"] = gr.HTML(label="What was removed")
             t["changes"] = lessons.changes_section()
         with gr.Tab("Accuracy curves"):
             gr.Markdown("Accuracy over amounts 0–0.95 for every method and both scopes (computed once per "

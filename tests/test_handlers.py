@@ -123,8 +123,8 @@ def test_a_blank_or_cleared_pad_shows_a_hint_and_forgets_the_previous_digit(mnis
     ({"amount": float("inf")}, "amount"), ({"amount": "lots"}, "amount"), ({"model": "resnet"}, "model"),
     ({"method": "magic"}, "method"), ({"scope": "everywhere"}, "scope"), ({"layer_types": ["lstm"]}, "layer"),
     ({"per_type": True, "scope": "local", "conv_amount": 2.0}, "conv"), ({"seed": -1}, "seed"),
-    ({"calibration_size": 10**6}, "calibration"), ({"per_type": True, "scope": "global"}, "local"),
-])
+    ({"calibration_size": 10**6}, "calibration"),
+])   # per type ticked under global scope is not an error: the page switches it off there (test_inputs)
 def test_bad_values_raise_a_clear_gradio_error(changes, message):
     with pytest.raises(gr.Error, match=message):
         run(**changes)
@@ -235,3 +235,16 @@ def test_a_new_page_refused_by_the_session_store_gets_a_message_and_open_pages_k
 def test_current_result_before_any_pruning_asks_to_prune_first():
     with pytest.raises(gr.Error, match="Prune a model first"):
         handlers.current_result(new_request())
+
+
+def test_the_explanation_is_ready_html_naming_the_method_and_the_layers_that_lost_most_and_least():
+    out = run(amount=0.6)                                     # lenet, global: layers lose unequal shares
+    expected = prune_model("lenet", PruneConfig(amount=0.6, scope="global"), eval_set=eval_set())
+    most = max(expected.layers, key=lambda layer: layer.sparsity)
+    least = min(expected.layers, key=lambda layer: layer.sparsity)
+    text = out["explain"]
+    assert text.startswith('<div class="prose pl-explain"') and "**" not in text
+    assert "<b>l1_unstructured</b>" in text and "Global scope" in text
+    assert f"<b>{most.name}</b> lost the most ({100 * most.sparsity:.1f}%" in text
+    assert f"<b>{least.name}</b> the least ({100 * least.sparsity:.1f}%)" in text
+    assert 'class="pl-for pl-set-' in text                   # stamped with its setting

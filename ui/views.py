@@ -83,10 +83,11 @@ def accuracy_panel(result: PruneResult, answer: int = 0, note: str = "") -> str:
 
 
 def explanation(result: PruneResult) -> str:
-    """Plain-language account of what the chosen method and scope removed, with this run's numbers."""
+    """Plain-language account of what the chosen method and scope removed, with this run's numbers, as
+    HTML (a Markdown view would be parsed again in the page on every answer)."""
     config, method = result.config, result.config.method_entry
     unit = "filters / neurons" if method.structured else "weights"
-    text = [f"**{config.method}** — {method.description}"]
+    text = [f"<b>{config.method}</b> — {html.escape(method.description)}"]
     if method.uses_threshold:
         text.append(f"Threshold {config.threshold:g}: every weight with |w| below it is zero, in every "
                     "layer alike (scope does not matter); the sparsity is a result, not a setting.")
@@ -94,8 +95,8 @@ def explanation(result: PruneResult) -> str:
         dense = [layer.name for layer in result.layers if layer.zeros == 0]
         text.append(f"Pattern {config.nm}: in every group of consecutive weights of a unit's inputs only the "
                     "largest survive, so each pruned layer loses exactly the same share (amount and scope do "
-                    "not apply)." + (f" Left dense: {', '.join(dense)} (fan-in not a multiple of the group "
-                                      "size, which sparse kernels need)." if dense else ""))
+                    "not apply)." + (f" Left dense: {html.escape(', '.join(dense))} (fan-in not a multiple of "
+                                      "the group size, which sparse kernels need)." if dense else ""))
         text.append("N:M sparsity is fast only on GPUs with sparse tensor cores (torch's semi-structured "
                     "sparse tensors are CUDA-only): on this CPU it changes accuracy, not speed.")
     else:
@@ -107,9 +108,10 @@ def explanation(result: PruneResult) -> str:
     if pruned and len({round(layer.sparsity, 4) for layer in result.layers}) > 1:
         most = max(pruned, key=lambda s: s.sparsity)
         least = min(result.layers, key=lambda s: s.sparsity)
-        text.append(f"Here **{most.name}** lost the most ({100 * most.sparsity:.1f}% of its weights) and "
-                    f"**{least.name}** the least ({100 * least.sparsity:.1f}%).")
-    return "\n\n".join(text) + "\n\n" + stamp(config, RESULT_AGAIN)
+        text.append(f"Here <b>{html.escape(most.name)}</b> lost the most ({100 * most.sparsity:.1f}% of its "
+                    f"weights) and <b>{html.escape(least.name)}</b> the least ({100 * least.sparsity:.1f}%).")
+    paragraphs = "".join(f"<p>{paragraph}</p>" for paragraph in text)
+    return f'<div class="prose pl-explain" id="explanation">{paragraphs}{stamp(config, RESULT_AGAIN)}</div>'
 
 
 @lru_cache(maxsize=4096)
