@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -275,12 +276,14 @@ def main(argv: list[str] | None = None) -> None:
     runtime.start()
     idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()
-    if usable and not args.no_precompute:
-        grid_filler().start()                                    # in the background, at the lowest priority
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # stop like Ctrl-C: close, clean up (atexit)
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, **network_options(args),
-                    **LAUNCH_OPTIONS)
+                    prevent_thread_lock=True, **LAUNCH_OPTIONS)
+        gc.freeze()          # the ~370k objects of the imports and the page live for good: collections skip them
+        if usable and not args.no_precompute:                   # once serving: its Python work takes the GIL
+            grid_filler().start()                                # in the background, at the lowest priority
+        demo.block_thread()                                     # until Ctrl-C or SIGTERM (then it closes)
     except KeyboardInterrupt:                                   # stopped while still starting up
         demo.close()
     finally:
