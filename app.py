@@ -6,6 +6,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 
 from ui import environment
 
@@ -42,6 +43,7 @@ LINES = {"heavy": fairness.FairLine("measuring"), "training": fairness.FairLine(
 # A stored setting is ~10 ms of work: most of an update's time is Gradio's own per-event awaiting, so more
 # of them overlap; settings measured for the first time are one computation each (the store's single flight)
 UPDATE_CONCURRENCY, QUEUE_SIZE = 8, 256
+GRID_START_S = 5.0              # the slider grid starts measuring this long after the server first answers
 
 
 def controls_column(usable: list[str], methods: list[str]) -> dict:
@@ -277,16 +279,19 @@ def main(argv: list[str] | None = None) -> None:
     idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # stop like Ctrl-C: close, clean up (atexit)
+    precompute = threading.Timer(GRID_START_S, lambda: grid_filler().start())
+    precompute.daemon = True
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, **network_options(args),
                     prevent_thread_lock=True, **LAUNCH_OPTIONS)
         gc.freeze()          # the ~370k objects of the imports and the page live for good: collections skip them
-        if usable and not args.no_precompute:                   # once serving: its Python work takes the GIL
-            grid_filler().start()                                # in the background, at the lowest priority
+        if usable and not args.no_precompute:                   # in the background, at the lowest priority,
+            precompute.start()                                   # once serving (its Python work holds the GIL)
         demo.block_thread()                                     # until Ctrl-C or SIGTERM (then it closes)
     except KeyboardInterrupt:                                   # stopped while still starting up
         demo.close()
     finally:
+        precompute.cancel()
         idle_trimmer.set()
         grid_filler().stop()                                    # no thread left inside torch at exit
         sweep_cache().stop()
