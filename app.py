@@ -43,7 +43,6 @@ LINES = {"heavy": fairness.FairLine("measuring"), "training": fairness.FairLine(
 # A stored setting is ~10 ms of work: most of an update's time is Gradio's own per-event awaiting, so more
 # of them overlap; settings measured for the first time are one computation each (the store's single flight)
 UPDATE_CONCURRENCY, QUEUE_SIZE = 8, 256
-GRID_START_S = 5.0              # the slider grid starts measuring this long after the server first answers
 
 
 def controls_column(usable: list[str], methods: list[str]) -> dict:
@@ -279,8 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # stop like Ctrl-C: close, clean up (atexit)
-    precompute = threading.Timer(GRID_START_S, lambda: grid_filler().start())
-    precompute.daemon = True
+    precompute = threading.Timer(5.0, lambda: grid_filler().start())     # the grid: 5 s after the first answer
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, **network_options(args),
                     prevent_thread_lock=True, **LAUNCH_OPTIONS)
