@@ -6,7 +6,6 @@ import gc
 import logging
 import os
 import signal
-import threading
 
 from ui import environment
 
@@ -24,7 +23,7 @@ from ui.blocks import LabBlocks  # noqa: E402
 from ui.components import lenient  # noqa: E402
 from ui.curves import CURVES_JS  # noqa: E402
 from ui.drawpad import drawpad  # noqa: E402
-from ui.resources import eval_set_and_note, grid_filler, model_status, sweep_cache  # noqa: E402
+from ui.resources import eval_set_and_note, grid_filler, model_status, start_grid_after, sweep_cache  # noqa: E402
 
 MAX_UPLOAD_PIXELS = 4096 * 4096
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS  # PIL refuses 2x this outright ("exceeds limit"): no huge decodes
@@ -101,7 +100,8 @@ def result_tabs() -> dict:
             t["changes"] = lessons.changes_section()
         with gr.Tab("Accuracy curves"):
             gr.Markdown("Accuracy over amounts 0–0.95 for every method and both scopes (computed once per "
-                        "model on this server, then kept; ★ = your setting). Lines appear as they are computed.")
+                        "model on this server, then kept; ★ = your setting). Lines appear as they are computed. "
+                        "Tap a point to read it, or Tab to a plot and step through its points with the arrows.")
             t["x_axis"] = gr.Radio(["amount", "sparsity"], value="amount", label="x axis")
             t["curves_button"] = gr.Button("Compute / show curves", variant="primary")
             t["curves_plot"] = gr.HTML(elem_id="curves")
@@ -278,20 +278,18 @@ def main(argv: list[str] | None = None) -> None:
     idle_trimmer = runtime.trim_when_idle()                     # a quiet server gives its spare heap back
     usable, _ = model_status()
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # stop like Ctrl-C: close, clean up (atexit)
-    precompute = threading.Timer(5.0, lambda: grid_filler().start())     # the grid: 5 s after the first answer
+    precompute = start_grid_after(5.0) if usable and not args.no_precompute else None
+    gc.freeze()              # the ~370k objects of the imports and the page live for good: collections skip them
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, **network_options(args),
-                    prevent_thread_lock=True, **LAUNCH_OPTIONS)
-        gc.freeze()          # the ~370k objects of the imports and the page live for good: collections skip them
-        if usable and not args.no_precompute:                   # in the background, at the lowest priority,
-            precompute.start()                                   # once serving (its Python work holds the GIL)
-        demo.block_thread()                                     # until Ctrl-C or SIGTERM (then it closes)
+                    **LAUNCH_OPTIONS)
     except KeyboardInterrupt:                                   # stopped while still starting up
         demo.close()
     finally:
-        precompute.cancel()
         idle_trimmer.set()
-        grid_filler().stop()                                    # no thread left inside torch at exit
+        if precompute is not None:
+            precompute.cancel()
+            grid_filler().stop()                                # no thread left inside torch at exit
         sweep_cache().stop()
 
 

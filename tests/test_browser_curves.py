@@ -197,6 +197,27 @@ def test_after_a_model_switch_the_curves_say_so_until_redrawn(desktop):
     assert "Curves for mlp" in desktop.inner_text("#pl-curves .pl-curves-for")
 
 
+def test_with_the_keyboard_a_plot_takes_the_focus_and_the_arrows_read_its_points(desktop):
+    panel = desktop.locator("#pl-curves svg[data-scope=global]")
+    panel.focus()
+    assert desktop.evaluate("() => document.activeElement.matches('#pl-curves svg[data-scope=global]')")
+    expected = desktop.evaluate("""() => [...document.querySelectorAll(
+        '#pl-curves svg[data-scope=global] .pl-point, #pl-curves svg[data-scope=global] .pl-star, '
+        + '#pl-curves svg[data-scope=global] .pl-pinned')].filter((el) => el.getClientRects().length > 0)
+        .map((el) => { const b = el.getBBox(); return [el.dataset.x ? Number(el.dataset.x) : b.x + b.width / 2,
+          el.dataset.y ? Number(el.dataset.y) : b.y + b.height / 2, el.querySelector('title').textContent]; })
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((p) => p[2])""")
+    tip = desktop.locator("#pl-curves svg[data-scope=global] .pl-tip")
+    said = desktop.locator("#pl-curves .pl-curve-said")
+    for key, index in (("ArrowRight", 0), ("ArrowRight", 1), ("End", -1), ("ArrowLeft", -2), ("Home", 0)):
+        desktop.keyboard.press(key)
+        first_line = expected[index].split(" · sparsity")[0]
+        assert first_line in tip.text_content(), (key, tip.text_content(), expected[index])
+        assert said.text_content().startswith(first_line) and said.get_attribute("aria-live") == "polite"
+    desktop.keyboard.press("Escape")
+    assert tip.count() == 0
+
+
 def test_on_a_touch_phone_a_tap_on_a_point_reads_its_value(sweeps, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
                                   device_scale_factor=2)

@@ -52,6 +52,32 @@
       .filter((p) => p.d <= NEAR).sort((a, b) => a.d - b.d).slice(0, 3);
     label(svg, near);
   });
+  // Keys: a plot takes the focus (Tab); arrows step through its visible points left to right, Home/End
+  // go to the ends, Escape closes the label. What the label says is also read out (a polite live region).
+  const STEP = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  document.addEventListener("keydown", (event) => {
+    const svg = event.target instanceof Element ? event.target.closest("#pl-curves svg.pl-curve-panel") : null;
+    if (!svg || !(event.key in STEP || ["Home", "End", "Escape"].includes(event.key))) return;
+    event.preventDefault();
+    if (event.key === "Escape") { label(svg, []); return; }
+    const points = [...svg.querySelectorAll(READABLE)].filter((el) => el.getClientRects().length > 0)
+      .map((el) => ({ el, at: centre(el) })).sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]);
+    if (!points.length) return;
+    const was = Number(svg.dataset.cursor ?? -1);
+    const next = event.key === "Home" ? 0 : event.key === "End" ? points.length - 1
+      : Math.max(0, Math.min(points.length - 1, was < 0 ? 0 : was + STEP[event.key]));
+    svg.dataset.cursor = String(next);
+    label(svg, [points[next]]);
+    const view = svg.closest("#pl-curves");
+    let said = view.querySelector(".pl-curve-said");
+    if (!said) {
+      said = document.createElement("span");
+      said.className = "pl-curve-said";
+      said.setAttribute("aria-live", "polite");
+      view.appendChild(said);
+    }
+    said.textContent = lines(points[next].el).join(", ");
+  });
   const model = () => {                                // the page's model: its dropdown, else its last answer
     const input = document.querySelector("#model-dropdown input");
     const panel = document.querySelector("#accuracy-panel");

@@ -19,6 +19,8 @@ CURVES_JS = (Path(__file__).parent / "curves.js").read_text()   # tap-to-read, d
 CSS = ("#pl-curves .pl-curves-for{font-weight:600;margin:0 0 4px}#pl-curves .pl-curves-stale{color:#b35c00}"
        "#pl-curves.pl-curves-old .pl-curve-panels,#pl-curves.pl-curves-old .pl-curve-legend{opacity:.3}"
        "#pl-curves.pl-star-moved .pl-star{opacity:.3}#pl-curves .pl-curve-panel{touch-action:manipulation}"
+       "#pl-curves .pl-curve-panel:focus-visible{outline:2px solid #e4572e;outline-offset:2px}"
+       "#pl-curves .pl-curve-said{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
        "#pl-curves .pl-tip rect{fill:#fffbe6;stroke:#333}#pl-curves .pl-tip text{font-size:12px}")
 
 
@@ -103,7 +105,8 @@ def _panel(result: SweepResult, scope: str, methods: list[str], styles: dict, x_
         parts.append(f'<g class="pl-m{i}" data-method="{html.escape(method)}">{body}</g>')
     parts.append(_pins([(n, m) for n, m in pins if m.scope == scope], x_axis))
     return (f'<svg class="pl-curve-panel" viewBox="0 0 {width} {HEIGHT}" role="img" data-scope="{scope}" '
-            f'aria-label="accuracy vs {x_axis}, {scope} scope">{"".join(parts)}</svg>')
+            f'tabindex="0" aria-label="accuracy vs {x_axis}, {scope} scope: arrow keys read the points">'
+            f'{"".join(parts)}</svg>')
 
 
 def _pattern_points(marks: list[Mark], shape: str, color: str, x_axis: str) -> str:

@@ -88,6 +88,15 @@ def grid_filler() -> GridFiller:
     return GridFiller(store(), eval_set(), model_status()[0])
 
 
+def start_grid_after(delay_s: float) -> threading.Timer:
+    """The grid filler started `delay_s` from now, in the background at the lowest priority: the server's
+    own start (whose Python work the filler's would slow, holding the GIL) goes first. cancel() calls it off."""
+    timer = threading.Timer(delay_s, lambda: grid_filler().start())
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 @one_per_process
 def sweep_cache() -> SweepCache:
     """The server's sweeps: computed once, shared by every session, kept on disk."""
