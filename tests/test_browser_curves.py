@@ -97,7 +97,8 @@ def desktop(sweeps, browser):
         page.press("#amount-slider input[type=number]", "Tab")
         answered(page, before)
         page.get_by_role("button", name="📌 Pin the current result").click()
-        page.wait_for_timeout(1500)
+        page.wait_for_function("() => { const t = (document.querySelector('#pinned') || {}).innerText || '';"
+                               " return t.includes('0.37') && t.includes('0.50'); }", timeout=60_000)
         before = page.get_attribute("#accuracy-panel", "data-answer")
         page.fill("#amount-slider input[type=number]", "0.37")
         page.press("#amount-slider input[type=number]", "Tab")
