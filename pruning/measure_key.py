@@ -41,6 +41,7 @@ def eval_set_digest(eval_set: DigitSet) -> str:
     return cached
 
 
+@lru_cache(maxsize=4096)          # asked several times per update (keys, grid, stamps): configs are frozen
 def canonical_config(config: PruneConfig) -> PruneConfig:
     """The config with every setting its method does not read set to its default (per the method
     registry), so settings that prune identically share one key. Validation already happened on

@@ -3,21 +3,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import threading
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
 from .config import PruneConfig
 from .data import DigitSet
 from .engine import PruneResult, measure, prune_model
+from .lru import LruCache
 from .masks import mask_fingerprint
 from .measure_key import masks_key, setting_key
 from .measurement import Measurement
 from .store import MeasurementStore
 
 MODEL_CACHE_SIZE = 8        # pruned models kept for drawn digits, Inspect, Export (rebuilt from masks: cheap)
+MODELS: LruCache[PruneConfig, nn.Module] = LruCache(MODEL_CACHE_SIZE)   # shared read-only by every session
 
 
 def measured(config: PruneConfig, eval_set: DigitSet, store: MeasurementStore,
@@ -79,32 +78,6 @@ def dense_predictions(model_name: str, eval_set: DigitSet, store: MeasurementSto
 def _with_model(result: PruneResult, model: nn.Module) -> PruneResult:
     result.model = model
     return result
-
-
-class ModelCache:
-    """The last few pruned models by setting (shared read-only by every session that shows one)."""
-
-    def __init__(self, size: int = MODEL_CACHE_SIZE) -> None:
-        self.size = size
-        self._models: OrderedDict[PruneConfig, nn.Module] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, config: PruneConfig, model: nn.Module) -> None:
-        with self._lock:
-            self._models[config] = model
-            self._models.move_to_end(config)
-            while len(self._models) > self.size:
-                self._models.popitem(last=False)
-
-    def get(self, config: PruneConfig) -> nn.Module | None:
-        with self._lock:
-            model = self._models.get(config)
-            if model is not None:
-                self._models.move_to_end(config)
-            return model
-
-
-MODELS = ModelCache()
 
 
 def pruned_model(result: PruneResult) -> nn.Module:

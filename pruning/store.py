@@ -6,12 +6,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
+from .lru import LruCache
 from .measurement import CorruptEntry, Measurement, checksum
 
 log = logging.getLogger("pruning_lab")
@@ -45,8 +45,8 @@ class MeasurementStore:
         self.path = None if path is None else Path(path)
         self.max_bytes, self.memory_entries = max_bytes, memory_entries
         self._lock = threading.RLock()
-        self._memory: OrderedDict[str, Measurement] = OrderedDict()
-        self._pointers: OrderedDict[str, str] = OrderedDict()    # setting key -> masks key, recently read
+        self._memory: LruCache[str, Measurement] = LruCache(memory_entries)
+        self._pointers: LruCache[str, str] = LruCache(8 * memory_entries)   # setting key -> masks key, read lately
         self._flights: dict[str, Future] = {}
         self.corrupt = 0                     # entries dropped because they did not decode
         self.writes = 0                      # measurements this process stored (readers re-check on change)
@@ -113,8 +113,7 @@ class MeasurementStore:
         """The measurement stored for a setting's key, or None (never stored, evicted or corrupt). A setting
         read lately is answered from memory without SQLite (whose calls hand the GIL to the server's
         event loop and wait to get it back: milliseconds per call in a busy server)."""
-        with self._lock:
-            masks_key = self._pointers.get(setting_key)
+        masks_key = self._pointers.get(setting_key)
         if masks_key is None:
             row = self._sql(lambda db: db.execute("SELECT masks FROM settings WHERE key = ?", (setting_key,)).fetchone())
             if row is None:
@@ -122,23 +121,14 @@ class MeasurementStore:
             masks_key = row[0]
         found = self.lookup_masks(masks_key)
         if found is not None:
-            self._point(setting_key, masks_key)
+            self._pointers.put(setting_key, masks_key)
         return found
-
-    def _point(self, setting_key: str, masks_key: str) -> None:
-        with self._lock:
-            self._pointers[setting_key] = masks_key
-            self._pointers.move_to_end(setting_key)
-            while len(self._pointers) > 8 * self.memory_entries:
-                self._pointers.popitem(last=False)
 
     def lookup_masks(self, masks_key: str) -> Measurement | None:
         """The measurement of one pruned model (by masks key), or None."""
-        with self._lock:
-            found = self._memory.get(masks_key)
-            if found is not None:
-                self._memory.move_to_end(masks_key)
-                return found
+        found = self._memory.get(masks_key)
+        if found is not None:
+            return found
         row = self._sql(lambda db: db.execute("SELECT payload, checksum FROM entries WHERE key = ?",
                                               (masks_key,)).fetchone())
         if row is None:
@@ -153,7 +143,7 @@ class MeasurementStore:
             self._delete([masks_key])
             return None
         self._sql(lambda db: db.execute("UPDATE entries SET used = ? WHERE key = ?", (time.time(), masks_key)))
-        self._remember_in_memory(masks_key, found)
+        self._memory.put(masks_key, found)
         return found
 
     def remember(self, setting_key: str, masks_key: str, measurement: Measurement) -> None:
@@ -169,8 +159,8 @@ class MeasurementStore:
             if self._sql(write):
                 self._bytes += len(payload)
             self.writes += 1
-            self._remember_in_memory(masks_key, measurement)
-            self._point(setting_key, masks_key)
+            self._memory.put(masks_key, measurement)
+            self._pointers.put(setting_key, masks_key)
             if self._bytes > self.max_bytes:
                 self._evict()
 
@@ -207,13 +197,6 @@ class MeasurementStore:
             with self._lock:
                 del self._flights[key]
 
-    def _remember_in_memory(self, masks_key: str, measurement: Measurement) -> None:
-        with self._lock:
-            self._memory[masks_key] = measurement
-            self._memory.move_to_end(masks_key)
-            while len(self._memory) > self.memory_entries:
-                self._memory.popitem(last=False)
-
     def _delete(self, masks_keys: list[str]) -> None:
         def delete(db: sqlite3.Connection) -> int:
             marks = ",".join("?" * len(masks_keys))
@@ -226,14 +209,14 @@ class MeasurementStore:
             self._bytes -= self._sql(delete)
             gone = set(masks_keys)
             for key in gone:
-                self._memory.pop(key, None)
+                self._memory.pop(key)
             for setting_key in [s for s, masks in self._pointers.items() if masks in gone]:
-                del self._pointers[setting_key]
+                self._pointers.pop(setting_key)
 
     def _evict(self) -> None:
         """Drop least recently used entries until the store holds at most 90% of max_bytes (those read from
         memory lately count as used now)."""
-        recent = [(time.time(), key) for key in self._memory]
+        recent = [(time.time(), key) for key, _ in self._memory.items()]
         self._sql(lambda db: db.executemany("UPDATE entries SET used = ? WHERE key = ?", recent))
         rows = self._sql(lambda db: db.execute("SELECT key, size FROM entries ORDER BY used").fetchall())
         excess, victims = self._bytes - int(0.9 * self.max_bytes), []

@@ -14,7 +14,8 @@ from ui.blocks import LabBlocks, is_skip
 CASES = [["<b>x</b>", gr.skip(), gr.skip(), "y"],          # two skipped
          [gr.skip()] * 4,                                 # all skipped
          ["x", {"7": 0.9, "1": 0.1}, "**m**", "z"],       # none skipped
-         ["x", gr.skip(), gr.skip(), gr.skip()]]          # one left: Gradio's own path
+         ["x", gr.skip(), gr.skip(), gr.skip()],          # one left (sent unwrapped, as a one-output event)
+         [gr.skip(), {"7": 0.9, "1": 0.1}, gr.skip(), gr.skip()]]   # one left, a Label's dict value
 
 
 def event(blocks_class):
@@ -47,8 +48,9 @@ def test_what_the_page_receives_is_what_gradio_sends(predictions):
 
 
 def test_a_skipped_output_rebuilds_no_component():
-    _, rebuilt = sent(LabBlocks, CASES[0])
-    assert rebuilt == [False, False, False, False]
+    for predictions in (CASES[0], CASES[3], CASES[4]):
+        _, rebuilt = sent(LabBlocks, predictions)
+        assert rebuilt == [False, False, False, False]
     _, rebuilt_by_gradio = sent(gr.Blocks, CASES[0])
     assert rebuilt_by_gradio == [False, True, True, False]          # what the subclass is there to avoid
 

@@ -33,4 +33,5 @@ def test_the_cache_keeps_only_the_most_recent_settings(heldout):
     results = [fresh(heldout, amount) for amount in (0.2, 0.4, 0.6)]
     for result in results:
         cache.views(result, heldout, [0])
-    assert len(cache._views) == 2 and all(key[0] != results[0].config for key in cache._views)
+    kept = [key for key, _ in cache._views.items()]
+    assert len(kept) == 2 and all(key[0] != results[0].config for key in kept)

@@ -19,8 +19,8 @@ def scratch_dir(prefix: str) -> str:
 
 
 def prepare() -> None:
-    """No analytics (and Gradio's per-event monitoring summary rarely), matplotlib headless with its config in a temporary folder (no ~/.config writes),
-    files the server writes readable by its own user only."""
+    """No analytics (and Gradio's per-event monitoring summary rarely), matplotlib headless with its
+    config in a temporary folder (no ~/.config writes), files the server writes readable by its own user only."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # Gradio's monitoring summary (a pandas table of the last 10,000 events, grouped) is rebuilt after
     # every event by default, in a worker thread that holds the GIL the server's answers need; nobody here

@@ -9,6 +9,7 @@ import textwrap
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pruning.finetune import FinetuneResult
@@ -36,7 +37,7 @@ AXIS_MARGIN = 0.15       # share of the data's range left free above and below o
 MIN_AXIS_SPAN = 2.0      # percentage points: a zoomed axis never shows less than this
 
 
-def readable(ax, title: str) -> None:
+def readable(ax: Axes, title: str) -> None:
     """Title, axis labels and ticks at sizes that stay legible on a phone."""
     ax.set_title(title, fontsize=TITLE_SIZE)
     ax.xaxis.label.set_size(LABEL_SIZE)

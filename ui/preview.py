@@ -80,7 +80,6 @@ class LinePoints:
                 self._totals[line] = [layer.total for layer in measurement.layers]
         return dict(found), self._totals.get(line, [])
 
-
     def _due(self, line: tuple, store: MeasurementStore) -> bool:
         """Whether a line's missing points are to be looked for now (called under the lock)."""
         writes, at = self._checked.get(line, (-1, 0.0))

@@ -1,10 +1,8 @@
 """The result views of recent settings, rendered once: a measurement is a pure function of its setting."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from pruning import DigitSet, PruneResult
+from pruning.lru import LruCache
 from ui import views
 
 
@@ -14,23 +12,16 @@ class RenderedViews:
     room asks the same few settings over and over."""
 
     def __init__(self, capacity: int = 512) -> None:
-        self.capacity = capacity
-        self._views: OrderedDict[tuple, tuple[str, str, str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._views: LruCache[tuple, tuple[str, str, str]] = LruCache(capacity)
 
     def views(self, result: PruneResult, digit_set: DigitSet, sample: list[int]) -> tuple[str, str, str]:
         """(sparsity chart, explanation, digit strip) of `result` for the strip's `sample`."""
-        key = (result.config, id(digit_set), tuple(sample))
-        with self._lock:
-            if key in self._views:
-                self._views.move_to_end(key)
-                return self._views[key]
-        rendered = (views.sparsity_chart(result), views.explanation(result),
-                    views.digit_strip(result, digit_set, sample))
-        with self._lock:
-            self._views[key] = rendered
-            while len(self._views) > self.capacity:
-                self._views.popitem(last=False)
+        key = (result.config, digit_set, tuple(sample))       # a DigitSet hashes by identity (eq=False)
+        rendered = self._views.get(key)
+        if rendered is None:
+            rendered = (views.sparsity_chart(result), views.explanation(result),
+                        views.digit_strip(result, digit_set, sample))
+            self._views.put(key, rendered)
         return rendered
 
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from pruning import DigitSet, PruneConfig, PruneResult
+from pruning.export import LOAD_IN_PLAIN_PYTORCH, ExportResult
 
 from ui.stamp import setting_id, stamp
 
@@ -129,6 +130,11 @@ def png_data_uri(image: np.ndarray) -> str:
 def digit_images(digit_set: DigitSet, indices: list[int]) -> str:
     """The strip's digit images as a style sheet, one class per digit: sent once per sample, while the
     strip itself (captions, sent on every update) only names the classes."""
+    return _digit_style_sheet(digit_set, tuple(indices))
+
+
+@lru_cache(maxsize=64)
+def _digit_style_sheet(digit_set: DigitSet, indices: tuple[int, ...]) -> str:
     rules = "".join(f".pl-img-{index}{{background-image:url({_digit_png(digit_set, index)})}}" for index in indices)
     return f'<style id="strip-images">{rules}</style>'
 
@@ -234,7 +240,7 @@ def iterative_table(result) -> str:
     return "\n".join(lines)
 
 
-def export_note(export, finetuned: bool = False) -> str:
+def export_note(export: ExportResult, finetuned: bool = False) -> str:
     """What was written (pruned, or pruned and then fine-tuned), and how to load it: the plain-PyTorch
     recipe inline (the page works offline; docs/ADVANCED.md says more)."""
     kind = "shrunk architecture (removed units are gone)" if export.shrunk else "masks made permanent"
@@ -250,12 +256,8 @@ def export_note(export, finetuned: bool = False) -> str:
 
 
 def plain_pytorch_recipe(file_name: str) -> str:
-    """The lines that load an exported file in plain PyTorch (as pruning.export.LOAD_IN_PLAIN_PYTORCH)."""
-    return "\n".join([
-        "import torch",
-        "import models   # Pruning Lab's models/ package: the architectures",
-        f"path = {file_name!r}",
-        "payload = torch.load(path, map_location='cpu', weights_only=True)",
-        "model = models.create_model(payload['model_name'], **payload['model_args'])",
-        "model.load_state_dict(payload['state_dict'])",
-        "model.eval()   # inputs: see payload['input'] (MNIST digits, normalized; lenet pads to 32x32)"])
+    """The lines that load an exported file in plain PyTorch: pruning.export.LOAD_IN_PLAIN_PYTORCH, one
+    statement a line."""
+    return "\n".join(["import torch", "import models   # Pruning Lab's models/ package: the architectures",
+                      f"path = {file_name!r}", *LOAD_IN_PLAIN_PYTORCH.split("; "),
+                      "# payload['input']: MNIST digits, normalized; lenet pads them to 32x32"])
