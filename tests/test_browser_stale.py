@@ -99,6 +99,12 @@ def test_what_changed_names_its_setting_and_dims_once_the_slider_moves(page):
     assert not stale(page, "#changes-summary")
 
 
+# how opaque an element looks: its own opacity times every ancestor's (a faded panel fades what it holds)
+SEEN_OPACITY = """(selector) => { let seen = 1;
+  for (let el = document.querySelector(selector); el; el = el.parentElement) seen *= Number(getComputedStyle(el).opacity);
+  return seen; }"""
+
+
 def test_the_type_sliders_are_off_until_per_type_amounts_under_local_scope(page):
     press(page, "button:has-text('Advanced')")
     disabled = lambda: [page.locator(f"input[aria-label='range slider for {s} layers amount']").is_disabled()  # noqa: E731
@@ -106,6 +112,9 @@ def test_the_type_sliders_are_off_until_per_type_amounts_under_local_scope(page)
     assert disabled() == [True, True]
     assert "Off:" in page.inner_text("#conv-amount")
     assert float(page.evaluate("() => getComputedStyle(document.querySelector('#conv-amount')).opacity")) < 0.6
+    # only the switched-off controls look it: the Advanced panel around them, and its live fields, do not
+    assert page.evaluate(SEEN_OPACITY, "#layer-amounts") == 1
+    assert page.evaluate(SEEN_OPACITY, "input[aria-label^='range slider for Calibration digits']") == 1
     assert page.locator("#per-type input").is_disabled()                 # under global: nothing to tick
     press(page, "#scope-radio label:has-text('local')")
     page.wait_for_function("() => !document.querySelector('#per-type input').disabled")

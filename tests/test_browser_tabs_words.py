@@ -85,10 +85,22 @@ def button(page, name: str):
     return page.get_by_role("button", name=name, exact=True)
 
 
+def fill_settled(page, field, text: str) -> None:
+    """Type `text` into a field that may have just been mounted (a tab or accordion opened for the first
+    time): Gradio writes a new field's own value once more a few frames after it mounts, which undoes a fill
+    made in those ~40 ms (seen: 2 of 30 fills right after opening Advanced). No person types that fast."""
+    for _ in range(5):
+        field.fill(text)
+        page.wait_for_timeout(250)
+        if field.input_value() == text:
+            return
+    raise AssertionError(f"the field kept losing {text!r}")
+
+
 def set_number(page, label: str, value: int) -> None:
     """A slider's number box set by typing (the cheapest run: few steps, one round)."""
     box = page.locator(f".block:has(:text-is('{label}')) input[type=number]").first
-    box.fill(str(value))
+    fill_settled(page, box, str(value))
     box.press("Enter")
 
 
@@ -194,7 +206,7 @@ def test_a_layer_named_twice_is_refused_in_the_apps_words(page):
     press(page, page.locator("#scope-radio label:has-text('local')"))
     press(page, page.locator("#controls").get_by_text("Advanced", exact=True).first)
     amounts = page.locator("#layer-amounts textarea, #layer-amounts input")
-    amounts.fill("conv1=0.1,conv1=0.2")
+    fill_settled(page, amounts, "conv1=0.1,conv1=0.2")
     amounts.press("Enter")
     message = page.get_by_text(re.compile("name layer conv1 twice")).first
     message.wait_for(timeout=30_000)

@@ -12,9 +12,10 @@ TYPE_SLIDERS_OFF = "Off: tick “Separate amounts per layer type” and pick loc
 PER_TYPE_OFF = "Needs local scope: pick local above to use it."
 PER_TYPE_ON = "Tick it to give conv and linear layers the amounts below instead of the slider's."
 TYPE_SLIDERS_ON = "Used: this layer type loses this amount (local scope)."
-# a switched-off slider looks switched off (Gradio only disables its inputs)
-CSS = ("#controls .block:has(input[type=range]:disabled),#controls .block:has(> label input[type=checkbox]:disabled)"
-       "{opacity:.45;filter:grayscale(1)}")
+# a switched-off slider looks switched off (Gradio only disables its inputs); only a control's own block
+# (one holding no other block), never the Advanced accordion around it
+CSS = ("#controls .block:not(:has(.block)):has(input[type=range]:disabled),"
+       "#controls .block:not(:has(.block)):has(> label input[type=checkbox]:disabled){opacity:.45;filter:grayscale(1)}")
 
 
 def type_sliders(per_type: Any, scope: Any) -> tuple[dict, dict, dict]:
