@@ -86,3 +86,17 @@ def test_participant_pages_poll_only_in_workshop_mode(room):
     assert banners.start(gr.Request(session_hash="p", query_params={"presenter": SECRET})).active is False
     presenter.configure(None)
     assert banners.start(new_request()).active is False
+
+
+@pytest.mark.parametrize("sent_back", [None, "x", [], {"version": "3", "applied": 2.5}, {"applied": True},
+                                       {"version": 7, "applied": "9", "extra": {"a": 1}}])
+def test_a_page_state_that_is_not_whole_numbers_reads_as_fresh(room, sent_back):
+    """The page keeps its own state and sends it back with each tick: whatever it sends, nothing breaks."""
+    state = banners.page_state(sent_back)
+    assert set(state) == set(banners.FRESH) and all(type(v) is int for v in state.values())
+    if isinstance(sent_back, dict) and sent_back.get("version") == 7:
+        assert state == {"version": 7, "applied": 0}
+    room.send("model=lenet&method=ln_structured&amount=0.3&scope=local")
+    out = banners.poll(sent_back, request=new_request())
+    assert out[0]["visible"] is True and "ln_structured" in out[1] and out[-1]["applied"] == state["applied"]
+    assert banners.apply_sent(sent_back, request=new_request())[-1]["applied"] == room.sent.number

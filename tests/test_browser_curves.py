@@ -91,7 +91,8 @@ def desktop(sweeps, browser):
         page.wait_for_selector("#accuracy-panel[data-amount='0.37']", timeout=60_000)
         open_tab(page, "Compare")
         page.get_by_role("button", name="📌 Pin the current result").click()
-        page.wait_for_function("() => document.body.innerText.includes('0.37')", timeout=30_000)
+        page.wait_for_function("() => ((document.querySelector('#pinned') || {}).innerText || '')"
+                               ".includes('0.37')", timeout=60_000)      # pinned before the slider moves
         before = page.get_attribute("#accuracy-panel", "data-answer")
         page.fill("#amount-slider input[type=number]", "0.5")
         page.press("#amount-slider input[type=number]", "Tab")

@@ -130,3 +130,21 @@ def test_curves_appear_line_by_line_before_the_sweep_ends(browser, server_url, f
     assert not page.locator("#pl-curves .pl-m0").first.is_visible()
     assert page.locator("#pl-curves .pl-star").count() == 1
     page.screenshot(path=str(ARTIFACTS / "curves.png"), full_page=False)
+
+
+def test_seven_tabs_of_one_browser_all_load_and_answer(browser, server_url):
+    """A browser gives one host 6 connections (HTTP/1.1): an idle tab must hold none, or tabs past the
+    5th never load (as they did while Gradio kept a heartbeat stream open for each page)."""
+    pages = []
+    try:
+        for amount in (f"{tenths / 10:.2f}" for tenths in range(2, 9)):
+            pages.append(open_page(browser, server_url, f"?model=lenet&amount={amount}&scope=global"))
+            pages[-1].wait_for_selector(f"#accuracy-panel[data-amount='{amount}']", timeout=30_000)
+        before = pages[0].get_attribute("#accuracy-panel", "data-answer")
+        pages[0].fill("#amount-slider input[type=number]", "0.75")
+        pages[0].press("#amount-slider input[type=number]", "Tab")
+        pages[0].wait_for_selector("#accuracy-panel[data-amount='0.75']", timeout=30_000)
+        assert pages[0].get_attribute("#accuracy-panel", "data-answer") != before
+    finally:
+        for page in pages:
+            page.close()

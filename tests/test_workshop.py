@@ -92,3 +92,12 @@ def test_a_thousand_rapid_submissions_over_http_are_bounded(served):
     assert (entry.sparsity, entry.accuracy) == (session.result.global_sparsity, session.result.accuracy_after)
     forged = call(url, index["room_submit"], ["x", 1.0, 1.0], session="forger")     # extra values are not read
     assert ROOM.entries.keys() == {client.session_hash}, forged.text[:200]
+
+
+def test_an_idle_page_keeps_no_connection_open():
+    """A gr.State (or an unload event) makes Gradio hold a heartbeat stream open for every page; a browser
+    opens at most 6 connections to one host over HTTP/1.1, so with one held per tab the 5th tab of the
+    app never loaded (test_browser_room opens 7). The room's page state is kept in the page instead."""
+    import app
+    assert app.demo.config["connect_heartbeat"] is False
+    assert app.build_demo().config["connect_heartbeat"] is False

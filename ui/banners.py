@@ -16,6 +16,13 @@ BOARD_ROWS = 10         # rows of the board a participant sees
 FRESH = {"version": -1, "applied": 0}
 
 
+def page_state(state: Any) -> dict:
+    """What the page says it has seen of the room ({"version", "applied"}, whole numbers), kept in the page
+    and sent back with each tick: anything else in it, or anything that is not a number, reads as fresh."""
+    sent_back = state if isinstance(state, dict) else {}
+    return {name: sent_back[name] if type(sent_back.get(name)) is int else fresh for name, fresh in FRESH.items()}
+
+
 def _key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
@@ -34,13 +41,13 @@ def banners(state: dict, request: gr.Request | None) -> tuple:
 
 def poll(state: Any, request: gr.Request | None = None) -> tuple:
     """The timer's tick: the page is counted as present; the banners change only when the room did."""
-    state = state if isinstance(state, dict) else dict(FRESH)
+    state = page_state(state)
     if presenter.is_presenter(request):
         return (gr.skip(),) * 6
     ROOM.seen(_key(request))
-    if state.get("version") == ROOM.version:
+    if state["version"] == ROOM.version:
         return (gr.skip(),) * 6
-    return banners({**FRESH, **state}, request)
+    return banners(state, request)
 
 
 def submit(nickname: Any, request: gr.Request | None = None) -> tuple[str, str]:
@@ -69,7 +76,7 @@ def _note(text: str) -> str:
 def apply_sent(state: Any, request: gr.Request | None = None) -> list:
     """"Apply": the controls set to the setting the presenter sent (read here, on the server), in
     links.CONTROLS order, then the banner's new text and the page's state."""
-    state = {**FRESH, **state} if isinstance(state, dict) else dict(FRESH)
+    state = page_state(state)
     sent = ROOM.sent
     if sent is None:
         gr.Warning("No setting was sent (the room was reset).")
@@ -101,6 +108,8 @@ def section() -> dict:
             b["submit"] = gr.Button("Submit my current result", variant="primary", elem_id="pl-submit", scale=1)
         b["message"] = gr.HTML(elem_id="pl-submit-message")
         b["board"] = gr.HTML(elem_id="pl-participant-board")
-    b["state"] = gr.State(dict(FRESH))
+    # what this page has seen of the room, kept in the page: a gr.State would make every page hold a
+    # heartbeat connection open, and a browser gives one host 6 (HTTP/1.1), so a 5th tab never loaded
+    b["state"] = gr.JSON(dict(FRESH), visible=False, elem_id="pl-banner-state")
     b["timer"] = gr.Timer(POLL_S, active=False)
     return b
