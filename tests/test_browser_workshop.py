@@ -71,8 +71,8 @@ def shot(page, name: str) -> None:
 
 
 def test_a_workshop_room_challenge_and_sent_setting(room, browser):     # room last torn down
-    """One presenter and three participants; their pages are closed at the end (a browser opens only six
-    connections to one server, and every open page keeps one)."""
+    """One presenter and three participants; their pages are closed at the end (an open page still runs
+    its timers: the presenter's refresh and the participants' polls)."""
     opened = []
     try:
         _workshop(room, browser, opened)

@@ -248,3 +248,17 @@ def test_the_explanation_is_ready_html_naming_the_method_and_the_layers_that_los
     assert f"<b>{most.name}</b> lost the most ({100 * most.sparsity:.1f}%" in text
     assert f"<b>{least.name}</b> the least ({100 * least.sparsity:.1f}%)" in text
     assert 'class="pl-for pl-set-' in text                   # stamped with its setting
+
+
+@pytest.mark.parametrize("measured, running, starting, words", [
+    (4, True, False, "4 of 9 settings measured on this server; measuring the rest in the background"),
+    (4, False, True, "4 of 9 settings measured on this server; background measuring starts in a few seconds"),
+    (4, False, False, "4 of 9 settings measured on this server; background measuring is off"),
+    (9, False, False, "all 9 settings measured on this server"),
+])
+def test_the_grid_note_says_what_the_background_measuring_is_doing(monkeypatch, measured, running, starting, words):
+    from pruning.grid import GridStatus
+    status = GridStatus(measured, 9, running)
+    monkeypatch.setattr(handlers, "grid_filler", lambda: type("Filler", (), {"status": lambda self: status})())
+    monkeypatch.setattr(handlers, "grid_starting", lambda: starting)
+    assert words in handlers.grid_note()

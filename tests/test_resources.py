@@ -26,3 +26,17 @@ def test_the_grid_starts_after_its_delay_and_not_at_all_once_called_off(monkeypa
     timer.cancel()
     timer.join(5)
     assert not called_off.started.is_set()
+
+
+def test_the_grid_counts_as_starting_only_while_its_timer_waits(monkeypatch):
+    filler = FakeFiller()
+    monkeypatch.setattr(resources, "grid_filler", lambda: filler)
+    monkeypatch.setattr(resources, "_grid_timer", None)
+    assert not resources.grid_starting()                           # never scheduled (--no-precompute)
+    timer = resources.start_grid_after(0.3)
+    assert resources.grid_starting()
+    assert filler.started.wait(10)
+    timer.join(5)
+    assert not resources.grid_starting()                           # fired: the filler's own status says the rest
+    resources.start_grid_after(60).cancel()
+    assert not resources.grid_starting()                           # called off (the server stopped)

@@ -16,7 +16,7 @@ from ui import glossary, links, preview, views
 from ui.drawpad import pad_image
 from ui.inputs import build_config, shorten, user_errors
 from ui.rendered import RENDERED
-from ui.resources import eval_set, eval_set_and_note, grid_filler, model_status, store
+from ui.resources import eval_set, eval_set_and_note, grid_filler, grid_starting, model_status, store
 from ui.session import Session, SessionRefused, SessionStore
 
 STRIP_SIZE = 12
@@ -117,7 +117,8 @@ def grid_note() -> str:
     status = grid_filler().status()
     if status.measured >= status.total:
         return f"Slider grid: all {status.total:,} settings measured on this server: dragging shows each one."
-    going = "measuring the rest in the background" if status.running else "background measuring is off"
+    going = ("measuring the rest in the background" if status.running
+             else "background measuring starts in a few seconds" if grid_starting() else "background measuring is off")
     return f"Slider grid: {status.measured:,} of {status.total:,} settings measured on this server; {going}."
 
 

@@ -17,6 +17,7 @@ from pruning.sweep_cache import SweepCache
 log = logging.getLogger("pruning_lab")
 CACHE_ENV = "PRUNING_LAB_CACHE_DIR"
 _MAKING = threading.RLock()        # grid_filler() makes store() inside
+_grid_timer: threading.Timer | None = None     # the latest start_grid_after's timer
 
 
 def one_per_process(make):
@@ -91,10 +92,18 @@ def grid_filler() -> GridFiller:
 def start_grid_after(delay_s: float) -> threading.Timer:
     """The grid filler started `delay_s` from now, in the background at the lowest priority: the server's
     own start (whose Python work the filler's would slow, holding the GIL) goes first. cancel() calls it off."""
+    global _grid_timer
     timer = threading.Timer(delay_s, lambda: grid_filler().start())
     timer.daemon = True
     timer.start()
+    _grid_timer = timer
     return timer
+
+
+def grid_starting() -> bool:
+    """Whether the grid filler is due to start (its timer set and neither fired nor called off)."""
+    timer = _grid_timer
+    return timer is not None and timer.is_alive() and not timer.finished.is_set()
 
 
 @one_per_process
