@@ -3,6 +3,7 @@ page keeps its own session, errors are clean."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -259,6 +260,6 @@ def test_the_explanation_is_ready_html_naming_the_method_and_the_layers_that_los
 def test_the_grid_note_says_what_the_background_measuring_is_doing(monkeypatch, measured, running, starting, words):
     from pruning.grid import GridStatus
     status = GridStatus(measured, 9, running)
-    monkeypatch.setattr(handlers, "grid_filler", lambda: type("Filler", (), {"status": lambda self: status})())
+    monkeypatch.setattr(handlers, "grid_filler", lambda: SimpleNamespace(status=lambda: status))
     monkeypatch.setattr(handlers, "grid_starting", lambda: starting)
     assert words in handlers.grid_note()

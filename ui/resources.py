@@ -103,7 +103,7 @@ def start_grid_after(delay_s: float) -> threading.Timer:
 def grid_starting() -> bool:
     """Whether the grid filler is due to start (its timer set and neither fired nor called off)."""
     timer = _grid_timer
-    return timer is not None and timer.is_alive() and not timer.finished.is_set()
+    return timer is not None and not timer.finished.is_set()      # set once fired or cancelled
 
 
 @one_per_process
